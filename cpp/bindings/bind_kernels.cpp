@@ -1,0 +1,195 @@
+// Dense, activation and loss kernels: check → release the GIL → call → return.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <cstdint>
+#include "checks.hpp"
+#include "denso/dense.hpp"
+#include "denso/losses.hpp"
+
+namespace py = pybind11;
+using namespace denso;
+using namespace denso::checks;
+
+namespace {
+
+void dense_forward_py(const py::array& x, const py::array& weight, const py::object& bias, py::array out,
+                      Activation act, double alpha) {
+  dispatch_float(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    auto X = matrix<T>(x, "x");
+    auto W = matrix<T>(weight, "weight");
+    auto A = mut_matrix<T>(out, "out");
+    if (W.rows() != X.cols())
+      fail("`weight` must have " + std::to_string(X.cols()) + " rows to match `x` of shape " + shape_str(x) +
+           ", got " + shape_str(weight));
+    const T* b = vector_or_null<T>(bias, "bias", W.cols());
+    require_shape(A, "out", X.rows(), W.cols());
+    require_no_overlap(A, "out", X, "x");
+    require_no_overlap(A, "out", W, "weight");
+    py::gil_scoped_release release;
+    dense_forward<T>(X, W, b, act, T(alpha), A);
+  });
+}
+
+void activation_forward_py(const py::array& z, py::array out, Activation act, double alpha) {
+  dispatch_float(z, "z", [&](auto tag) {
+    using T = decltype(tag);
+    auto Z = matrix<T>(z, "z");
+    auto A = mut_matrix<T>(out, "out");
+    require_shape(A, "out", Z.rows(), Z.cols());
+    py::gil_scoped_release release;
+    if (A.data() != Z.data()) A = Z;
+    bias_activate<T>(A, nullptr, act, T(alpha));
+  });
+}
+
+void activation_backward_py(const py::array& out, py::array grad, Activation act, double alpha) {
+  dispatch_float(out, "out", [&](auto tag) {
+    using T = decltype(tag);
+    auto A = matrix<T>(out, "out");
+    auto G = mut_matrix<T>(grad, "grad");
+    require_shape(G, "grad", A.rows(), A.cols());
+    py::gil_scoped_release release;
+    activation_backward<T>(A, G, act, T(alpha));
+  });
+}
+
+void dense_backward_params_py(const py::array& x, const py::array& grad, py::array grad_weight,
+                              const py::object& grad_bias, bool accumulate) {
+  dispatch_float(x, "x", [&](auto tag) {
+    using T = decltype(tag);
+    auto X = matrix<T>(x, "x");
+    auto G = matrix<T>(grad, "grad");
+    auto dW = mut_matrix<T>(grad_weight, "grad_weight");
+    if (G.rows() != X.rows())
+      fail("`grad` must have " + std::to_string(X.rows()) + " rows like `x`, got shape " + shape_str(grad));
+    require_shape(dW, "grad_weight", X.cols(), G.cols());
+    T* db = mut_vector_or_null<T>(grad_bias, "grad_bias", G.cols());
+    require_no_overlap(dW, "grad_weight", X, "x");
+    require_no_overlap(dW, "grad_weight", G, "grad");
+    py::gil_scoped_release release;
+    dense_backward_params<T>(X, G, dW, db, accumulate);
+  });
+}
+
+void dense_backward_input_py(const py::array& grad, const py::array& weight, py::array grad_input,
+                             bool accumulate) {
+  dispatch_float(grad, "grad", [&](auto tag) {
+    using T = decltype(tag);
+    auto G = matrix<T>(grad, "grad");
+    auto W = matrix<T>(weight, "weight");
+    auto dX = mut_matrix<T>(grad_input, "grad_input");
+    if (W.cols() != G.cols())
+      fail("`weight` must have " + std::to_string(G.cols()) + " columns to match `grad`, got shape " +
+           shape_str(weight));
+    require_shape(dX, "grad_input", G.rows(), W.rows());
+    require_no_overlap(dX, "grad_input", G, "grad");
+    require_no_overlap(dX, "grad_input", W, "weight");
+    py::gil_scoped_release release;
+    dense_backward_input<T>(G, W, dX, accumulate);
+  });
+}
+
+// Shared shape checks of the losses whose target is a matrix like the prediction.
+template <class T, class Kernel>
+double matrix_target_loss(const py::array& pred, const char* pred_name, const py::array& target,
+                          const py::object& grad, Kernel kernel) {
+  auto P = matrix<T>(pred, pred_name);
+  auto Y = matrix<T>(target, "target");
+  require_shape(Y, "target", P.rows(), P.cols());
+  T* dP = nullptr;
+  if (!grad.is_none()) {
+    auto g = py::reinterpret_borrow<py::array>(grad);
+    auto G = mut_matrix<T>(g, "grad");
+    require_shape(G, "grad", P.rows(), P.cols());
+    dP = G.data();
+  }
+  if (P.rows() == 0) fail(std::string("`") + pred_name + "` must hold at least one sample, got shape (0, " +
+                          std::to_string(P.cols()) + ")");
+  py::gil_scoped_release release;
+  return kernel(P, Y, dP);
+}
+
+double mse_loss_py(const py::array& pred, const py::array& target, const py::object& grad) {
+  return dispatch_float(pred, "pred", [&](auto tag) {
+    using T = decltype(tag);
+    return matrix_target_loss<T>(pred, "pred", target, grad,
+                                 [](auto P, auto Y, T* d) { return mse_loss<T>(P, Y, d); });
+  });
+}
+
+double bce_logits_loss_py(const py::array& logits, const py::array& target, const py::object& grad) {
+  return dispatch_float(logits, "logits", [&](auto tag) {
+    using T = decltype(tag);
+    return matrix_target_loss<T>(logits, "logits", target, grad,
+                                 [](auto Z, auto Y, T* d) { return bce_logits_loss<T>(Z, Y, d); });
+  });
+}
+
+double softmax_xent_loss_py(const py::array& logits, const py::array& target, const py::object& grad) {
+  return dispatch_float(logits, "logits", [&](auto tag) {
+    using T = decltype(tag);
+    return matrix_target_loss<T>(logits, "logits", target, grad,
+                                 [](auto Z, auto Y, T* d) { return softmax_xent_loss<T>(Z, Y, d); });
+  });
+}
+
+double softmax_xent_labels_loss_py(const py::array& logits, const py::array& labels, const py::object& grad) {
+  return dispatch_float(logits, "logits", [&](auto tag) {
+    using T = decltype(tag);
+    auto Z = matrix<T>(logits, "logits");
+    require_dtype<std::int64_t>(labels, "labels");
+    require_layout(labels, "labels", 1, false);
+    if (labels.shape(0) != Z.rows())
+      fail("`labels` must have " + std::to_string(Z.rows()) + " entries (one per row of `logits`), got shape " +
+           shape_str(labels));
+    if (Z.rows() == 0) fail("`logits` must hold at least one sample, got 0 rows");
+    const auto* y = static_cast<const std::int64_t*>(labels.data());
+    for (Index i = 0; i < Z.rows(); ++i)
+      if (y[i] < 0 || y[i] >= Z.cols())
+        fail("`labels` must lie in [0, " + std::to_string(Z.cols()) + "), got " + std::to_string(y[i]) +
+             " at index " + std::to_string(i));
+    T* dZ = nullptr;
+    if (!grad.is_none()) {
+      auto g = py::reinterpret_borrow<py::array>(grad);
+      auto G = mut_matrix<T>(g, "grad");
+      require_shape(G, "grad", Z.rows(), Z.cols());
+      dZ = G.data();
+    }
+    py::gil_scoped_release release;
+    return softmax_xent_labels_loss<T>(Z, y, dZ);
+  });
+}
+
+}  // namespace
+
+void bind_kernels(py::module_& m) {
+  py::enum_<Activation>(m, "Activation")
+      .value("identity", Activation::identity)
+      .value("relu", Activation::relu)
+      .value("leaky_relu", Activation::leaky_relu)
+      .value("sigmoid", Activation::sigmoid)
+      .value("tanh", Activation::tanh)
+      .value("softmax", Activation::softmax)
+      .value("step", Activation::step);
+
+  m.def("dense_forward", &dense_forward_py, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("out"),
+        py::arg("activation"), py::arg("alpha") = 0.01, "out = g(x @ weight + bias), in place on `out`.");
+  m.def("activation_forward", &activation_forward_py, py::arg("z"), py::arg("out"), py::arg("activation"),
+        py::arg("alpha") = 0.01, "out = g(z) row-wise; `out` may be `z`.");
+  m.def("activation_backward", &activation_backward_py, py::arg("out"), py::arg("grad"), py::arg("activation"),
+        py::arg("alpha") = 0.01, "grad *= g'(z), with g' recovered from the activation output `out`; in place.");
+  m.def("dense_backward_params", &dense_backward_params_py, py::arg("x"), py::arg("grad"),
+        py::arg("grad_weight"), py::arg("grad_bias"), py::arg("accumulate") = false,
+        "grad_weight (+)= x.T @ grad; grad_bias (+)= grad.sum(0).");
+  m.def("dense_backward_input", &dense_backward_input_py, py::arg("grad"), py::arg("weight"),
+        py::arg("grad_input"), py::arg("accumulate") = false, "grad_input (+)= grad @ weight.T.");
+  m.def("mse_loss", &mse_loss_py, py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(),
+        "Mean squared error over all elements; writes its gradient into `grad` when given.");
+  m.def("bce_logits_loss", &bce_logits_loss_py, py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(),
+        "Binary cross-entropy from logits, mean over all elements; gradient into `grad` when given.");
+  m.def("softmax_xent_loss", &softmax_xent_loss_py, py::arg("logits"), py::arg("target"),
+        py::arg("grad") = py::none(), "Softmax cross-entropy with probability targets, mean over rows.");
+  m.def("softmax_xent_labels_loss", &softmax_xent_labels_loss_py, py::arg("logits"), py::arg("labels"),
+        py::arg("grad") = py::none(), "Softmax cross-entropy with int64 labels, mean over rows.");
+}

@@ -1,0 +1,102 @@
+// Argument checks for the bindings: wrong dtype → TypeError, wrong shape/layout → ValueError.
+// Messages name the argument, what was expected and what arrived.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include "denso/types.hpp"
+
+namespace denso::checks {
+namespace py = pybind11;
+
+inline std::string shape_str(const py::array& a) {
+  std::ostringstream s;
+  s << "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
+  s << (a.ndim() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+[[noreturn]] inline void fail(const std::string& msg) { throw std::invalid_argument(msg); }
+
+template <class T>
+void require_dtype(const py::array& a, const char* name) {
+  if (!py::isinstance<py::array_t<T>>(a) || !a.dtype().is(py::dtype::of<T>()))
+    throw py::type_error(std::string("`") + name + "` must have dtype " +
+                         py::str(py::dtype::of<T>()).cast<std::string>() + " like the other operands, got " +
+                         dtype_str(a));
+}
+
+inline void require_layout(const py::array& a, const char* name, py::ssize_t ndim, bool writeable) {
+  if (a.ndim() != ndim)
+    fail(std::string("`") + name + "` must be " + std::to_string(ndim) + "-D, got array of shape " + shape_str(a));
+  if (!(a.flags() & py::array::c_style))
+    fail(std::string("`") + name + "` must be C-contiguous (row-major); pass np.ascontiguousarray(...)");
+  if (writeable && !a.writeable()) fail(std::string("`") + name + "` is an output and must be writeable");
+}
+
+template <class T>
+CMapMat<T> matrix(const py::array& a, const char* name) {
+  require_dtype<T>(a, name);
+  require_layout(a, name, 2, false);
+  return CMapMat<T>(static_cast<const T*>(a.data()), a.shape(0), a.shape(1));
+}
+
+template <class T>
+MapMat<T> mut_matrix(py::array& a, const char* name) {
+  require_dtype<T>(a, name);
+  require_layout(a, name, 2, true);
+  return MapMat<T>(static_cast<T*>(a.mutable_data()), a.shape(0), a.shape(1));
+}
+
+// A 1-D vector of `length` (null when `a` is None).
+template <class T>
+const T* vector_or_null(const py::object& a, const char* name, Index length) {
+  if (a.is_none()) return nullptr;
+  auto arr = py::reinterpret_borrow<py::array>(a);
+  require_dtype<T>(arr, name);
+  require_layout(arr, name, 1, false);
+  if (arr.shape(0) != length)
+    fail(std::string("`") + name + "` must have shape (" + std::to_string(length) + ",), got " + shape_str(arr));
+  return static_cast<const T*>(arr.data());
+}
+
+template <class T>
+T* mut_vector_or_null(const py::object& a, const char* name, Index length) {
+  if (a.is_none()) return nullptr;
+  auto arr = py::reinterpret_borrow<py::array>(a);
+  if (!arr.writeable()) fail(std::string("`") + name + "` is an output and must be writeable");
+  return const_cast<T*>(vector_or_null<T>(a, name, length));
+}
+
+template <class M>
+void require_shape(const M& m, const char* name, Index rows, Index cols) {
+  if (m.rows() != rows || m.cols() != cols)
+    fail(std::string("`") + name + "` must have shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
+         "), got (" + std::to_string(m.rows()) + ", " + std::to_string(m.cols()) + ")");
+}
+
+// Outputs written through a GEMM must not overlap its inputs.
+template <class A, class B>
+void require_no_overlap(const A& out, const char* out_name, const B& in, const char* in_name) {
+  const char* o0 = reinterpret_cast<const char*>(out.data());
+  const char* o1 = o0 + out.size() * sizeof(*out.data());
+  const char* i0 = reinterpret_cast<const char*>(in.data());
+  const char* i1 = i0 + in.size() * sizeof(*in.data());
+  if (out.size() && in.size() && o0 < i1 && i0 < o1)
+    fail(std::string("`") + out_name + "` must not share memory with `" + in_name + "`");
+}
+
+// Calls f.template operator()<float|double>() after checking `a`'s dtype is one of the two.
+template <class F>
+auto dispatch_float(const py::array& a, const char* name, F&& f) {
+  if (a.dtype().is(py::dtype::of<float>())) return f(float{});
+  if (a.dtype().is(py::dtype::of<double>())) return f(double{});
+  throw py::type_error(std::string("`") + name + "` must have dtype float32 or float64, got " + dtype_str(a));
+}
+
+}  // namespace denso::checks

@@ -1,0 +1,21 @@
+// The extension module denso._core: one registration call per area.
+#include <pybind11/pybind11.h>
+#include <Eigen/Core>
+#include "denso/threads.hpp"
+
+namespace py = pybind11;
+
+void bind_kernels(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "denso's C++ kernels (private; use the denso package).";
+  m.attr("__version__") = DENSO_VERSION;
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw std::invalid_argument("`n` must be a positive number of threads, got " + std::to_string(n));
+    denso::set_num_threads(n);
+  }, py::arg("n"), "Threads used by the GEMMs and the elementwise passes.");
+  m.def("get_num_threads", &denso::get_num_threads);
+  m.def("has_openmp", &denso::has_openmp);
+  m.def("simd_instruction_sets", [] { return std::string(Eigen::SimdInstructionSetsInUse()); });
+  bind_kernels(m);
+}

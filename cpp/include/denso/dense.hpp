@@ -1,0 +1,37 @@
+// Dense layer kernels: three pure functions over caller-owned row-major views, no allocation.
+#pragma once
+#include "denso/activations.hpp"
+#include "denso/types.hpp"
+
+namespace denso {
+
+// A = g(X·W + b).  X: batch × in, W: in × out, b: out (or null), A: batch × out.
+template <class T>
+void dense_forward(CMatRef<T> X, CMatRef<T> W, const T* bias, Activation act, T alpha, MatRef<T> A) {
+  A.noalias() = X * W;
+  bias_activate<T>(A, bias, act, alpha);
+}
+
+// dW (+)= Xᵀ·G (in × out);  db (+)= Σ_rows G (out).  `accumulate` adds instead of overwriting.
+template <class T>
+void dense_backward_params(CMatRef<T> X, CMatRef<T> G, MatRef<T> dW, T* dbias, bool accumulate) {
+  if (accumulate)
+    dW.noalias() += X.transpose() * G;
+  else
+    dW.noalias() = X.transpose() * G;
+  if (!dbias) return;
+  MapVec<T> db(dbias, G.cols());
+  if (!accumulate) db.setZero();
+  for (Index i = 0; i < G.rows(); ++i) db += G.row(i);  // row sweeps stay contiguous
+}
+
+// dX (+)= G·Wᵀ (batch × in).  Skipped for the first layer, whose input needs no gradient.
+template <class T>
+void dense_backward_input(CMatRef<T> G, CMatRef<T> W, MatRef<T> dX, bool accumulate) {
+  if (accumulate)
+    dX.noalias() += G * W.transpose();
+  else
+    dX.noalias() = G * W.transpose();
+}
+
+}  // namespace denso

@@ -1,0 +1,1 @@
+from ._core import set_num_threads, get_num_threads
