@@ -1,1 +1,33 @@
-from ._core import set_num_threads, get_num_threads
+"""denso: fast dense neural networks on the CPU.
+
+The graph API: Tensor, no_grad, the ops in `denso.functional` (re-exported here), gradcheck.
+The kernels are C++ (Eigen, OpenMP) under `denso._core`.
+"""
+from . import _core
+from ._core import get_num_threads, set_num_threads
+from .autograd import Tensor, is_grad_enabled, no_grad
+from .functional import (
+    binary_crossentropy,
+    categorical_crossentropy,
+    dense,
+    leaky_relu,
+    log_softmax,
+    mse,
+    relu,
+    sigmoid,
+    softmax,
+    step,
+    tanh,
+)
+from .gradcheck import gradcheck
+from .ops import exp, log, matmul
+
+__version__ = _core.__version__
+
+__all__ = [
+    "Tensor", "no_grad", "is_grad_enabled", "gradcheck",
+    "dense", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "step",
+    "exp", "log", "matmul",
+    "mse", "binary_crossentropy", "categorical_crossentropy",
+    "set_num_threads", "get_num_threads", "__version__",
+]

@@ -1,0 +1,91 @@
+"""Argument validation shared by the public API: messages name the argument, the expected and the received."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def shape_str(shape) -> str:
+    """Format a shape the way numpy prints it."""
+    return str(tuple(int(s) for s in shape))
+
+
+def as_float_array(x, name: str, dtype=None) -> np.ndarray:
+    """One explicit conversion to a C-contiguous float32/float64 array (copies only when needed).
+
+    Float32/float64 input keeps its dtype unless `dtype` is given; integers and bools become float64.
+    Complex, object, string and other float widths raise TypeError.
+    """
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind in "iub":
+        target = np.dtype(dtype) if dtype is not None else np.dtype(np.float64)
+    elif arr.dtype in FLOAT_DTYPES:
+        target = np.dtype(dtype) if dtype is not None else arr.dtype
+    else:
+        raise TypeError(f"`{name}` must hold float32 or float64 numbers, got dtype {arr.dtype}")
+    if target not in FLOAT_DTYPES:
+        raise TypeError(f"`{name}` can only be converted to float32 or float64, got dtype={target}")
+    return np.asarray(arr, dtype=target, order="C")  # keeps 0-d arrays 0-d, unlike ascontiguousarray
+
+
+def require_ndim(arr: np.ndarray, name: str, ndim: int, what: str = "") -> None:
+    """Raise ValueError unless `arr` has exactly `ndim` dimensions."""
+    if arr.ndim != ndim:
+        extra = f" ({what})" if what else ""
+        raise ValueError(f"`{name}` must be {ndim}-D{extra}, got array of shape {shape_str(arr.shape)}")
+
+
+def require_finite(arr: np.ndarray, name: str) -> None:
+    """Raise ValueError naming the first NaN/inf entry of `arr`."""
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        value = arr[tuple(bad)]
+        raise ValueError(f"`{name}` must be finite, got {value} at index {tuple(int(i) for i in bad)}")
+
+
+def as_labels(y, name: str, n_classes: int, n_rows: int) -> np.ndarray:
+    """Integer class labels in [0, n_classes) as a C-contiguous int64 vector of length n_rows."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D vector of class labels, got array of shape {shape_str(arr.shape)}")
+    if arr.dtype.kind == "f":
+        require_finite(arr, name)
+        if not np.array_equal(arr, np.round(arr)):
+            raise ValueError(f"`{name}` holds class labels and must be whole numbers, got non-integer values")
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"`{name}` must hold integer class labels, got dtype {arr.dtype}")
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"`{name}` must have {n_rows} labels (one per row), got {arr.shape[0]}")
+    labels = np.ascontiguousarray(arr, dtype=np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)][0]
+        raise ValueError(f"`{name}` must lie in [0, {n_classes}), got label {bad}")
+    return labels
+
+
+def require_positive_int(value, name: str, minimum: int = 1) -> int:
+    """An integer >= minimum (bools rejected), else ValueError/TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def require_number(value, name: str, low=None, high=None, low_open=False) -> float:
+    """A real number inside [low, high] (or (low, high] when low_open), else ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"`{name}` must be finite, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        bound = f"> {low}" if low_open else f">= {low}"
+        raise ValueError(f"`{name}` must be {bound}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"`{name}` must be <= {high}, got {value}")
+    return value

@@ -1,0 +1,217 @@
+"""The computational graph: Tensor, reverse-mode backward(), no_grad().
+
+A Tensor wraps a numpy array. An op that makes a Tensor records its parents and a closure that
+maps the output's gradient to one gradient per parent (local derivatives only). backward() visits
+the graph once in reverse topological order and *sums* the contributions reaching each node, so a
+value used twice (x * x) receives both.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from ._checks import as_float_array, shape_str
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Context (or decorator) in which ops record no graph: for inference and parameter updates."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph."""
+    return _grad_enabled
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` over the axes numpy broadcasting added or stretched to reach `shape`."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+class Tensor:
+    """An n-dimensional float32/float64 array that remembers how it was computed.
+
+    Args:
+        data: array-like; Python numbers, ints and bools become float64 unless `dtype` is given.
+        requires_grad: whether backward() should compute `.grad` for this tensor.
+        dtype: optional float32/float64 to convert to.
+
+    Example:
+        >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        array([2., 4., 6.])
+    """
+
+    __array_priority__ = 100.0  # numpy defers `ndarray + Tensor` to Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = as_float_array(data, "data", dtype)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()
+        self._backward = None
+        self._op = ""
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, parents: tuple, backward, op: str) -> "Tensor":
+        """Output of an op: records parents and closure only if some parent needs a gradient."""
+        out = cls.__new__(cls)
+        out.data, out.grad, out._op = data, None, op
+        out.requires_grad = _grad_enabled and any(p.requires_grad for p in parents)
+        out._parents = parents if out.requires_grad else ()
+        out._backward = backward if out.requires_grad else None
+        return out
+
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
+    is_leaf = property(lambda self: self._backward is None)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        op = f", op={self._op}" if self._op else ""
+        return f"Tensor({np.array2string(self.data, separator=', ')}{grad}{op})"
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python float."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {shape_str(self.shape)}")
+        return float(self.data.reshape(()))
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this data with no history (gradients stop here)."""
+        return Tensor(self.data)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient."""
+        self.grad = None
+
+    def backward(self, grad=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires it.
+
+        A one-element output seeds with 1; otherwise `grad` (same shape as self) is required.
+        Leaf gradients add up across calls (call zero_grad() between steps); intermediate
+        tensors get their gradient of this call in `.grad` for inspection.
+        """
+        if not self.requires_grad:
+            raise ValueError("backward() needs a tensor that requires grad; none of its inputs had requires_grad=True")
+        seed = _seed_gradient(self, grad)
+        grads = {id(self): seed}
+        for node in reversed(_topological_order(self)):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._backward is None:
+                node.grad = g if node.grad is None else node.grad + g
+                continue
+            node.grad = g
+            for parent, pg in zip(node._parents, node._backward(g)):
+                if pg is None or not parent.requires_grad:
+                    continue
+                pg = _fit_gradient(pg, parent, node._op)
+                key = id(parent)
+                grads[key] = pg if key not in grads else grads[key] + pg
+
+    # Operators; the ops themselves live in ops.py and functional.py.
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.sub(self, other)
+    def __rsub__(self, other): return _ops.sub(other, self)
+    def __mul__(self, other): return _ops.mul(self, other)
+    def __rmul__(self, other): return _ops.mul(other, self)
+    def __truediv__(self, other): return _ops.div(self, other)
+    def __rtruediv__(self, other): return _ops.div(other, self)
+    def __pow__(self, exponent): return _ops.power(self, exponent)
+    def __neg__(self): return _ops.neg(self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __getitem__(self, index): return _ops.getitem(self, index)
+
+    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def reshape(self, *shape): return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def transpose(self, *axes): return _ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+    T = property(lambda self: _ops.transpose(self, None))
+
+    def relu(self): return _fn.relu(self)
+    def leaky_relu(self, alpha=0.01): return _fn.leaky_relu(self, alpha)
+    def sigmoid(self): return _fn.sigmoid(self)
+    def tanh(self): return _fn.tanh(self)
+    def softmax(self, axis=-1): return _fn.softmax(self, axis)
+    def log_softmax(self, axis=-1): return _fn.log_softmax(self, axis)
+
+    __hash__ = object.__hash__  # tensors are graph nodes, hashed by identity
+
+
+def _seed_gradient(out: Tensor, grad) -> np.ndarray:
+    """The upstream gradient that starts backward(): ones for a scalar, else the caller's."""
+    if grad is None:
+        if out.data.size != 1:
+            raise ValueError(
+                f"backward() on a non-scalar tensor of shape {shape_str(out.shape)} needs an explicit `grad` "
+                "of the same shape")
+        return np.ones_like(out.data)
+    seed = as_float_array(grad.data if isinstance(grad, Tensor) else grad, "grad", out.dtype)
+    if seed.shape != out.shape:
+        raise ValueError(f"`grad` must have shape {shape_str(out.shape)} like the tensor, got {shape_str(seed.shape)}")
+    return seed
+
+
+def _fit_gradient(grad: np.ndarray, parent: Tensor, op: str) -> np.ndarray:
+    """Reduce a parent's gradient over broadcast axes and check it now has the parent's shape."""
+    grad = unbroadcast(np.asarray(grad), parent.shape)
+    if grad.shape != parent.shape:
+        raise RuntimeError(f"internal error: op {op!r} produced a gradient of shape {shape_str(grad.shape)} "
+                           f"for an input of shape {shape_str(parent.shape)}")
+    return grad.astype(parent.dtype, copy=False)
+
+
+def _topological_order(root: Tensor) -> list:
+    """Nodes that require grad, each after all of its parents (iterative: no recursion limit)."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        stack.extend((p, False) for p in node._parents if p.requires_grad and id(p) not in visited)
+    return order
+
+
+from . import functional as _fn  # noqa: E402  (ops need Tensor defined first)
+from . import ops as _ops  # noqa: E402

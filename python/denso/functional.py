@@ -1,0 +1,239 @@
+"""Ops whose forward and backward run in the C++ kernels: activations, the fused dense layer, losses.
+
+Activations keep only their output A: each derivative is recovered from A (relu: A > 0,
+sigmoid: A(1 − A), tanh: 1 − A², softmax: the Jacobian-vector product A ⊙ (g − ⟨g, A⟩)).
+Losses take logits and are batch means; their gradient comes fused from the kernel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._checks import as_float_array, as_labels, require_finite, require_ndim, require_number, shape_str
+from .autograd import Tensor
+from .ops import as_tensor
+
+ACTIVATIONS = {
+    "identity": _core.Activation.identity,
+    "linear": _core.Activation.identity,
+    "relu": _core.Activation.relu,
+    "leaky_relu": _core.Activation.leaky_relu,
+    "sigmoid": _core.Activation.sigmoid,
+    "tanh": _core.Activation.tanh,
+    "softmax": _core.Activation.softmax,
+    "step": _core.Activation.step,
+}
+
+
+def get_activation(name) -> "_core.Activation":
+    """Resolve an activation name (None means identity); unknown names list the valid ones."""
+    if name is None:
+        return _core.Activation.identity
+    if isinstance(name, _core.Activation):
+        return name
+    if isinstance(name, str) and name.lower() in ACTIVATIONS:
+        return ACTIVATIONS[name.lower()]
+    raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+
+
+def _rows(data: np.ndarray) -> np.ndarray:
+    """A C-contiguous 2-D (rows, last axis) view of `data` for the row-wise kernels."""
+    return np.ascontiguousarray(data).reshape(-1, data.shape[-1] if data.ndim else 1)
+
+
+def _activation(x, act, alpha: float, name: str) -> Tensor:
+    """Apply a kernel activation along the last axis (elementwise ones do not care)."""
+    x = as_tensor(x)
+    z = _rows(x.data)
+    out = np.empty_like(z)
+    _core.activation_forward(z, out, act, alpha)
+
+    def backward(g):
+        grad = np.array(_rows(g), copy=True)
+        _core.activation_backward(out, grad, act, alpha)
+        return (grad.reshape(x.shape),)
+
+    return Tensor._from_op(out.reshape(x.shape), (x,), backward, name)
+
+
+def relu(x) -> Tensor:
+    """max(x, 0); the derivative at exactly 0 is taken as 0."""
+    return _activation(x, _core.Activation.relu, 0.0, "relu")
+
+
+def leaky_relu(x, alpha: float = 0.01) -> Tensor:
+    """x for x > 0, alpha·x otherwise (alpha >= 0 so the sign of the output identifies the branch)."""
+    alpha = require_number(alpha, "alpha", low=0.0)
+    return _activation(x, _core.Activation.leaky_relu, alpha, "leaky_relu")
+
+
+def sigmoid(x) -> Tensor:
+    """1 / (1 + exp(−x)), saturating to exactly 0 or 1 without overflow warnings."""
+    return _activation(x, _core.Activation.sigmoid, 0.0, "sigmoid")
+
+
+def tanh(x) -> Tensor:
+    return _activation(x, _core.Activation.tanh, 0.0, "tanh")
+
+
+def step(x) -> Tensor:
+    """Heaviside step (1 where x > 0). Its derivative is zero almost everywhere, so gradients
+    through it are zero: a step network cannot be trained by backpropagation."""
+    return _activation(x, _core.Activation.step, 0.0, "step")
+
+
+def softmax(x, axis: int = -1) -> Tensor:
+    """exp(x) / Σ exp(x) along `axis`, shifted by the max for stability."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("softmax needs a tensor with at least one dimension")
+    if axis in (-1, x.ndim - 1):
+        return _activation(x, _core.Activation.softmax, 0.0, "softmax")
+    from .ops import transpose
+    perm = list(range(x.ndim))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    return transpose(softmax(transpose(x, perm), -1), perm)
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    """x − logsumexp(x) along `axis`; d/dx: g − softmax(x) · Σ g."""
+    x = as_tensor(x)
+    shifted = x.data - x.data.max(axis=axis, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def backward(g):
+        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+
+    return Tensor._from_op(out, (x,), backward, "log_softmax")
+
+
+def _common_dtype(*tensors: Tensor) -> np.dtype:
+    return np.result_type(*(t.dtype for t in tensors if t is not None))
+
+
+def _kernel_array(t: Tensor, dtype) -> np.ndarray:
+    """A C-contiguous array of `dtype` for a kernel (copies only if needed)."""
+    return np.ascontiguousarray(t.data, dtype=dtype)
+
+
+def dense(x, weight, bias=None, activation=None, alpha: float = 0.01) -> Tensor:
+    """One fused graph node: g(x @ weight + bias), forward and backward in C++.
+
+    Args:
+        x: (batch, in) input.
+        weight: (in, out) weight matrix (samples are rows, so W is in × out, not PyTorch's out × in).
+        bias: (out,) bias or None.
+        activation: "identity"/None, "relu", "leaky_relu", "sigmoid", "tanh", "softmax" or "step".
+        alpha: leaky_relu's negative slope (>= 0).
+
+    Shape: (batch, in) → (batch, out).
+
+    Example:
+        >>> W = Tensor(np.ones((3, 2)), requires_grad=True)
+        >>> dense(np.ones((4, 3)), W, activation="relu").shape
+        (4, 2)
+    """
+    act = get_activation(activation)
+    alpha = require_number(alpha, "alpha", low=0.0)
+    x, weight = as_tensor(x), as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
+    require_ndim(x.data, "x", 2, "batch × features")
+    require_ndim(weight.data, "weight", 2, "in × out")
+    if weight.shape[0] != x.shape[1]:
+        raise ValueError(f"`weight` must have {x.shape[1]} rows to match `x` of shape {shape_str(x.shape)}, "
+                         f"got shape {shape_str(weight.shape)}")
+    if bias is not None and bias.shape != (weight.shape[1],):
+        raise ValueError(f"`bias` must have shape ({weight.shape[1]},) to match `weight`, got {shape_str(bias.shape)}")
+    dtype = _common_dtype(x, weight, bias)
+    X, W = _kernel_array(x, dtype), _kernel_array(weight, dtype)
+    b = None if bias is None else _kernel_array(bias, dtype)
+    out = np.empty((X.shape[0], W.shape[1]), dtype=dtype)
+    _core.dense_forward(X, W, b, out, act, alpha)
+
+    def backward(g):
+        grad = np.array(g, dtype=dtype, order="C", copy=True)   # G = dA ⊙ g'(Z), formed in place
+        _core.activation_backward(out, grad, act, alpha)
+        dW = np.empty_like(W) if weight.requires_grad else None
+        db = np.empty(W.shape[1], dtype=dtype) if bias is not None and bias.requires_grad else None
+        if dW is not None or db is not None:
+            _core.dense_backward_params(X, grad, dW if dW is not None else np.empty_like(W), db)
+        dX = None
+        if x.requires_grad:
+            dX = np.empty_like(X)
+            _core.dense_backward_input(grad, W, dX)
+        return (dX, dW, db) if bias is not None else (dX, dW)
+
+    parents = (x, weight, bias) if bias is not None else (x, weight)
+    return Tensor._from_op(out, parents, backward, "dense")
+
+
+def _loss_node(value: float, dtype, grad: np.ndarray, parent: Tensor, name: str) -> Tensor:
+    """A scalar loss node whose gradient w.r.t. `parent` is the kernel's `grad` times upstream."""
+    return Tensor._from_op(np.asarray(value, dtype=dtype), (parent,),
+                           lambda g: (grad.reshape(parent.shape) * g,), name)
+
+
+def _prediction_and_target(pred, target, pred_name: str) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """Prediction as 2-D kernel array and a finite target of the same shape and dtype."""
+    pred = as_tensor(pred)
+    if pred.ndim not in (1, 2):
+        raise ValueError(f"`{pred_name}` must be 1-D or 2-D (batch × outputs), got shape {shape_str(pred.shape)}")
+    t = target.data if isinstance(target, Tensor) else target
+    y = as_float_array(t, "target", pred.dtype)
+    if y.shape != pred.shape:
+        raise ValueError(f"`target` must have shape {shape_str(pred.shape)} like `{pred_name}`, "
+                         f"got {shape_str(y.shape)}")
+    if pred.shape[0] == 0:
+        raise ValueError(f"`{pred_name}` must hold at least one sample, got shape {shape_str(pred.shape)}")
+    require_finite(y, "target")
+    rows = pred.shape[0]
+    return pred, _kernel_array(pred, pred.dtype).reshape(rows, -1), y.reshape(rows, -1)
+
+
+def mse(pred, target) -> Tensor:
+    """Mean squared error over all elements (PyTorch's MSELoss): mean((pred − target)²).
+
+    Shape: pred and target both (batch,) or (batch, outputs).
+    """
+    pred, P, Y = _prediction_and_target(pred, target, "pred")
+    grad = np.empty_like(P) if pred.requires_grad else None
+    value = _core.mse_loss(P, Y, grad)
+    return _loss_node(value, P.dtype, grad, pred, "mse")
+
+
+def binary_crossentropy(logits, target) -> Tensor:
+    """Binary cross-entropy computed from logits (the sigmoid is fused and stable), mean over all elements.
+
+    Shape: logits and target both (batch,) or (batch, outputs); targets in [0, 1].
+    """
+    logits, Z, Y = _prediction_and_target(logits, target, "logits")
+    if Y.size and (Y.min() < 0 or Y.max() > 1):
+        raise ValueError(f"`target` of binary_crossentropy must lie in [0, 1], got values in [{Y.min()}, {Y.max()}]")
+    grad = np.empty_like(Z) if logits.requires_grad else None
+    value = _core.bce_logits_loss(Z, Y, grad)
+    return _loss_node(value, Z.dtype, grad, logits, "binary_crossentropy")
+
+
+def categorical_crossentropy(logits, target) -> Tensor:
+    """Softmax cross-entropy computed from logits (log-sum-exp stable), mean over the batch.
+
+    Args:
+        logits: (batch, classes) unnormalised scores.
+        target: (batch,) integer class labels in [0, classes), or (batch, classes) one-hot /
+            probability rows.
+    """
+    logits = as_tensor(logits)
+    require_ndim(logits.data, "logits", 2, "batch × classes")
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if np.ndim(t) == 1:
+        if logits.shape[0] == 0:
+            raise ValueError("`logits` must hold at least one sample, got shape (0, ...)")
+        labels = as_labels(t, "target", logits.shape[1], logits.shape[0])
+        Z = _kernel_array(logits, logits.dtype)
+        grad = np.empty_like(Z) if logits.requires_grad else None
+        value = _core.softmax_xent_labels_loss(Z, labels, grad)
+    else:
+        logits, Z, Y = _prediction_and_target(logits, t, "logits")
+        grad = np.empty_like(Z) if logits.requires_grad else None
+        value = _core.softmax_xent_loss(Z, Y, grad)
+    return _loss_node(value, Z.dtype, grad, logits, "categorical_crossentropy")
