@@ -6,6 +6,7 @@
 namespace py = pybind11;
 
 void bind_kernels(py::module_& m);
+void bind_plan(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "denso's C++ kernels (private; use the denso package).";
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("has_openmp", &denso::has_openmp);
   m.def("simd_instruction_sets", [] { return std::string(Eigen::SimdInstructionSetsInUse()); });
   bind_kernels(m);
+  bind_plan(m);
 }

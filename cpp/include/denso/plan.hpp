@@ -1,0 +1,280 @@
+// A compiled training plan: a stack of dense layers, a fused loss and an optimizer over one flat
+// parameter buffer. Every buffer a step needs is allocated here, once, for `max_batch` rows; a
+// smaller batch uses the top rows. Parameters, gradients and optimizer state are caller-owned.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+#include "denso/dense.hpp"
+#include "denso/losses.hpp"
+#include "denso/optimizers.hpp"
+#include "denso/regularizers.hpp"
+
+namespace denso {
+
+enum class LossKind { mse, bce_logits, softmax_xent_labels, softmax_xent };
+enum class TransformKind { dropout, gaussian_noise };
+
+// Applied, in order, to a dense layer's input during training only.
+struct InputTransform {
+  TransformKind kind;
+  double value;  // dropout rate or noise stddev
+  Index layer;   // position in the model: keys the random stream
+};
+
+struct DenseSpec {
+  Index in = 0, out = 0;
+  Activation activation = Activation::identity;
+  double alpha = 0.01;
+  bool use_bias = true;
+  double l1 = 0.0, l2 = 0.0;
+  Index weight_offset = 0, bias_offset = 0;  // into the flat parameter / gradient buffers
+  std::vector<InputTransform> transforms;
+};
+
+// Sums over the batches of one call; Python turns them into per-epoch means.
+struct Totals {
+  double loss = 0.0;       // Σ batch_rows · (data loss + penalty)
+  double data_loss = 0.0;  // Σ batch_rows · data loss
+  double correct = 0.0;    // rows (or elements, for binary outputs) classified correctly
+  double abs_error = 0.0;  // Σ |output − target|
+  Index rows = 0, batches = 0;
+  bool finite = true;      // false: a non-finite loss stopped the call before its update
+  Index bad_batch = -1;
+};
+
+template <class T>
+class Plan {
+ public:
+  Plan(std::vector<DenseSpec> layers, LossKind loss, OptimizerConfig optimizer, Index max_batch, std::uint64_t seed,
+       T* params, T* grads, std::vector<T*> slots)
+      : layers_(std::move(layers)), loss_(loss), opt_(optimizer), max_batch_(max_batch), seed_(seed),
+        params_(params), grads_(grads), slots_(std::move(slots)) {
+    n_params_ = 0;
+    for (const auto& s : layers_) n_params_ += s.in * s.out + (s.use_bias ? s.out : 0);
+    input_.resize(max_batch_, layers_.front().in);
+    target_.resize(max_batch_, layers_.back().out);
+    labels_.resize(max_batch_);
+    inputs_.assign(layers_.size(), nullptr);
+    for (const auto& s : layers_) {
+      out_.emplace_back(max_batch_, s.out);
+      grad_.emplace_back(max_batch_, s.out);
+      const bool transformed = !s.transforms.empty();
+      transformed_.emplace_back(transformed ? max_batch_ : 0, transformed ? s.in : 0);
+      masks_.emplace_back();
+      for (const auto& t : s.transforms)
+        if (t.kind == TransformKind::dropout) masks_.back().emplace_back(max_batch_, s.in);
+    }
+  }
+
+  using Scalar = T;
+  Index max_batch() const { return max_batch_; }
+  Index in() const { return layers_.front().in; }
+  Index outputs() const { return layers_.back().out; }
+  bool uses_labels() const { return loss_ == LossKind::softmax_xent_labels; }
+  Index n_params() const { return n_params_; }
+  void set_optimizer(const OptimizerConfig& c) { opt_ = c; }
+
+  // Batches [first, last) of an epoch whose sample order is `order` (n entries): gather, forward,
+  // loss, backward, penalty, update. `lrs[b - first]` is batch b's learning rate; *step counts updates.
+  Totals train(const T* X, const T* Y, const std::int64_t* labels, Index n, const std::int64_t* order,
+               Index batch_size, Index first, Index last, const double* lrs, long* step) {
+    Totals totals;
+    for (Index b = first; b < last; ++b) {
+      const Index start = b * batch_size, rows = std::min(batch_size, n - start);
+      gather(X, Y, labels, order + start, rows);
+      forward(input_.topRows(rows), true, static_cast<std::uint64_t>(*step + 1));
+      const double data_loss = loss_and_grad(rows, true);
+      const double penalty = penalty_and_grad();
+      if (!std::isfinite(data_loss + penalty)) {
+        totals.finite = false;
+        totals.bad_batch = b;
+        return totals;
+      }
+      backward(rows);
+      ++*step;
+      OptimizerConfig c = opt_;
+      c.lr = lrs[b - first];
+      optimizer_update<T>(c, *step, n_params_, params_, grads_, slots_.data());
+      accumulate(totals, rows, data_loss, penalty);
+    }
+    return totals;
+  }
+
+  // Loss (with penalty) and metric sums over all n rows, in chunks of max_batch, no dropout/noise.
+  Totals evaluate(const T* X, const T* Y, const std::int64_t* labels, Index n) {
+    Totals totals;
+    const double penalty = penalty_value();
+    for (Index start = 0; start < n; start += max_batch_) {
+      const Index rows = std::min(max_batch_, n - start);
+      const Index in = layers_.front().in;
+      forward(CMapMat<T>(X + start * in, rows, in), false, 0);
+      copy_targets(Y ? Y + start * layers_.back().out : nullptr, labels ? labels + start : nullptr, rows);
+      accumulate(totals, rows, loss_and_grad(rows, false), penalty);
+    }
+    return totals;
+  }
+
+  // out (n × outputs) = the network's output; cross-entropy models return probabilities.
+  void predict(const T* X, Index n, T* out) {
+    const Index in = layers_.front().in, k = layers_.back().out;
+    for (Index start = 0; start < n; start += max_batch_) {
+      const Index rows = std::min(max_batch_, n - start);
+      forward(CMapMat<T>(X + start * in, rows, in), false, 0);
+      MapMat<T> dst(out + start * k, rows, k);
+      dst = out_.back().topRows(rows);
+      if (loss_ == LossKind::bce_logits) bias_activate<T>(dst, nullptr, Activation::sigmoid, T(0));
+      if (loss_ == LossKind::softmax_xent || loss_ == LossKind::softmax_xent_labels)
+        bias_activate<T>(dst, nullptr, Activation::softmax, T(0));
+    }
+  }
+
+ private:
+  std::vector<DenseSpec> layers_;
+  LossKind loss_;
+  OptimizerConfig opt_;
+  Index max_batch_, n_params_;
+  std::uint64_t seed_;
+  T *params_, *grads_;
+  std::vector<T*> slots_;
+  // Workspace, allocated once: gathered batch, per-layer outputs A, gradients G = dL/dZ,
+  // transformed inputs and dropout masks.
+  Matrix<T> input_, target_;
+  std::vector<std::int64_t> labels_;
+  std::vector<Matrix<T>> out_, grad_, transformed_;
+  std::vector<std::vector<Matrix<T>>> masks_;
+  std::vector<const T*> inputs_;  // what each layer's forward read: needed for dW = Xᵀ·G
+
+  CMapMat<T> weight(const DenseSpec& s) const { return CMapMat<T>(params_ + s.weight_offset, s.in, s.out); }
+  const T* bias(const DenseSpec& s) const { return s.use_bias ? params_ + s.bias_offset : nullptr; }
+
+  void gather(const T* X, const T* Y, const std::int64_t* labels, const std::int64_t* idx, Index rows) {
+    const Index in = layers_.front().in, k = layers_.back().out;
+    for (Index r = 0; r < rows; ++r) {
+      input_.row(r) = CMapMat<T>(X + idx[r] * in, 1, in);
+      if (Y) target_.row(r) = CMapMat<T>(Y + idx[r] * k, 1, k);
+      if (labels) labels_[r] = labels[idx[r]];
+    }
+  }
+
+  void copy_targets(const T* Y, const std::int64_t* labels, Index rows) {
+    const Index k = layers_.back().out;
+    if (Y) target_.topRows(rows) = CMapMat<T>(Y, rows, k);
+    if (labels) std::copy(labels, labels + rows, labels_.begin());
+  }
+
+  void forward(CMatRef<T> x, bool training, std::uint64_t step) {
+    const Index rows = x.rows();
+    for (Index l = 0; l < Index(layers_.size()); ++l) {
+      const DenseSpec& s = layers_[l];
+      CMatRef<T> in = l == 0 ? x : CMatRef<T>(out_[l - 1].topRows(rows));
+      if (training && !s.transforms.empty()) {
+        auto t = transformed_[l].topRows(rows);
+        t = in;
+        apply_transforms(l, t, step);
+        inputs_[l] = t.data();
+      } else {
+        inputs_[l] = in.data();
+      }
+      dense_forward<T>(CMapMat<T>(inputs_[l], rows, s.in), weight(s), bias(s), s.activation, T(s.alpha),
+                       out_[l].topRows(rows));
+    }
+  }
+
+  void apply_transforms(Index l, MatRef<T> t, std::uint64_t step) {
+    Index mask = 0;
+    for (const auto& tr : layers_[l].transforms) {
+      if (tr.kind == TransformKind::gaussian_noise) {
+        gaussian_noise_forward<T>(seed_, tr.layer, step, tr.value, t);
+      } else {
+        dropout_forward<T>(seed_, tr.layer, step, tr.value, t, masks_[l][mask++].topRows(t.rows()));
+      }
+    }
+  }
+
+  // Data loss of the batch in out_.back(); with `with_grad`, grad_.back() = dL/dZ of the last layer.
+  double loss_and_grad(Index rows, bool with_grad) {
+    CMatRef<T> z = out_.back().topRows(rows);
+    T* g = with_grad ? grad_.back().data() : nullptr;
+    switch (loss_) {
+      case LossKind::mse: {
+        const double v = mse_loss<T>(z, target_.topRows(rows), g);
+        if (g) activation_backward<T>(z, grad_.back().topRows(rows), layers_.back().activation,
+                                      T(layers_.back().alpha));
+        return v;
+      }
+      case LossKind::bce_logits: return bce_logits_loss<T>(z, target_.topRows(rows), g);
+      case LossKind::softmax_xent: return softmax_xent_loss<T>(z, target_.topRows(rows), g);
+      case LossKind::softmax_xent_labels: return softmax_xent_labels_loss<T>(z, labels_.data(), g);
+    }
+    return 0.0;
+  }
+
+  // G_l = dL/dZ_l is ready; dW_l, db_l, then G_{l−1} = (G_l·W_lᵀ ⊙ masks) ⊙ g'_{l−1}.
+  void backward(Index rows) {
+    for (Index l = Index(layers_.size()) - 1; l >= 0; --l) {
+      const DenseSpec& s = layers_[l];
+      CMatRef<T> g = grad_[l].topRows(rows);
+      dense_backward_params<T>(CMapMat<T>(inputs_[l], rows, s.in), g, MapMat<T>(grads_ + s.weight_offset, s.in, s.out),
+                               s.use_bias ? grads_ + s.bias_offset : nullptr, false);
+      if (l == 0) break;  // the first layer's input needs no gradient
+      auto prev = grad_[l - 1].topRows(rows);
+      dense_backward_input<T>(g, weight(s), prev, false);
+      for (const auto& m : masks_[l]) prev.array() *= m.topRows(rows).array();
+      activation_backward<T>(out_[l - 1].topRows(rows), prev, layers_[l - 1].activation, T(layers_[l - 1].alpha));
+    }
+  }
+
+  double penalty_and_grad() {
+    double total = 0.0;
+    for (const auto& s : layers_)
+      total += add_weight_penalty<T>(params_ + s.weight_offset, grads_ + s.weight_offset, s.in * s.out, s.l1, s.l2);
+    return total;
+  }
+
+  double penalty_value() const {
+    double total = 0.0;
+    for (const auto& s : layers_) {
+      if (s.l1 == 0.0 && s.l2 == 0.0) continue;
+      const auto w = weight(s).array().template cast<double>();
+      total += s.l2 * w.square().sum() + s.l1 * w.abs().sum();
+    }
+    return total;
+  }
+
+  void accumulate(Totals& t, Index rows, double data_loss, double penalty) {
+    t.loss += rows * (data_loss + penalty);
+    t.data_loss += rows * data_loss;
+    t.rows += rows;
+    t.batches += 1;
+    const auto z = out_.back().topRows(rows);
+    const auto y = target_.topRows(rows);
+    switch (loss_) {
+      case LossKind::softmax_xent_labels:
+        for (Index r = 0; r < rows; ++r) {
+          Index j;
+          z.row(r).maxCoeff(&j);
+          t.correct += (j == labels_[r]);
+        }
+        break;
+      case LossKind::softmax_xent:
+        for (Index r = 0; r < rows; ++r) {
+          Index j, k;
+          z.row(r).maxCoeff(&j);
+          y.row(r).maxCoeff(&k);
+          t.correct += (j == k);
+        }
+        break;
+      case LossKind::bce_logits:
+        t.correct += ((z.array() > T(0)) == (y.array() >= T(0.5))).count();
+        break;
+      case LossKind::mse:
+        t.abs_error += (z - y).array().abs().template cast<double>().sum();
+        break;
+    }
+  }
+};
+
+}  // namespace denso

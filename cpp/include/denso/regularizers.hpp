@@ -1,0 +1,50 @@
+// Weight penalties and input transforms used during training (dropout, Gaussian noise).
+#pragma once
+#include <cmath>
+#include "denso/rng.hpp"
+#include "denso/threads.hpp"
+#include "denso/types.hpp"
+
+namespace denso {
+
+// grad += 2·l2·W + l1·sign(W);  returns the penalty l2·ΣW² + l1·Σ|W|.  (biases are not penalised)
+template <class T>
+double add_weight_penalty(const T* w, T* grad, Index n, double l1, double l2) {
+  if (l1 == 0.0 && l2 == 0.0) return 0.0;
+  const T c1 = T(l1), c2 = T(2 * l2);
+  double sq = 0.0, abs = 0.0;
+#pragma omp parallel for simd reduction(+ : sq, abs) num_threads(pass_threads(n)) schedule(static)
+  for (Index i = 0; i < n; ++i) {
+    const T v = w[i];
+    grad[i] += c2 * v + c1 * T((v > T(0)) - (v < T(0)));
+    sq += double(v) * double(v);
+    abs += std::abs(double(v));
+  }
+  return l2 * sq + l1 * abs;
+}
+
+// Inverted dropout: mask_i = 1/(1−p) with probability 1−p else 0 (uniform_i < p drops);
+// x ⊙= mask. Element i of the batch matrix uses counter i of the (seed, layer, step) stream.
+template <class T>
+void dropout_forward(std::uint64_t seed, Index layer, std::uint64_t step, double rate, MatRef<T> x, MatRef<T> mask) {
+  const CounterRng rng(seed, dropout_stream(layer), step);
+  const T keep_scale = T(1.0 / (1.0 - rate));
+  const Index cols = x.cols();
+  for (Index r = 0; r < x.rows(); ++r)
+    for (Index c = 0; c < cols; ++c) {
+      const T m = rng.uniform(static_cast<std::uint64_t>(r * cols + c)) < rate ? T(0) : keep_scale;
+      mask(r, c) = m;
+      x(r, c) *= m;
+    }
+}
+
+// Additive Gaussian noise (data augmentation): x += stddev · N(0, 1), keyed like dropout.
+template <class T>
+void gaussian_noise_forward(std::uint64_t seed, Index layer, std::uint64_t step, double stddev, MatRef<T> x) {
+  const CounterRng rng(seed, noise_stream(layer), step);
+  const Index cols = x.cols();
+  for (Index r = 0; r < x.rows(); ++r)
+    for (Index c = 0; c < cols; ++c) x(r, c) += T(stddev * rng.normal(static_cast<std::uint64_t>(r * cols + c)));
+}
+
+}  // namespace denso

@@ -1,0 +1,124 @@
+"""Loss objects for the model API: they know their fused kernel, how to read targets, how
+predictions become probabilities and how to count correct answers.
+
+Every loss works on the last layer's pre-activation output ("logits") where that is stabler:
+- categorical_crossentropy: the last Dense must have activation None or "softmax"; the softmax is
+  fused into the loss (log-sum-exp) and predict() returns softmax probabilities.
+- binary_crossentropy: the last Dense must have activation None or "sigmoid"; fused likewise,
+  predict() returns sigmoid probabilities.
+- mse: the last layer's activation is applied as written and predict() returns its output.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, as_labels, require_finite, shape_str
+from .functional import binary_crossentropy, categorical_crossentropy, mse
+
+
+class Loss:
+    name = ""
+    fused_activation = None   # activation the loss absorbs from the last layer
+    probabilities = None      # activation predict() applies to the logits
+
+    def check_output_activation(self, activation: str) -> bool:
+        """True if the last layer's activation is fused into this loss (so the plan runs it as identity)."""
+        if self.fused_activation is None:
+            return False
+        if activation in ("identity", "linear", self.fused_activation):
+            return activation == self.fused_activation
+        raise ValueError(f"loss {self.name!r} works on logits: the last Dense layer must have activation None or "
+                         f"{self.fused_activation!r}, got {activation!r}")
+
+    def targets(self, y, n: int, outputs: int, dtype) -> tuple:
+        """(y matrix, None) or (None, int64 labels), validated against n rows and `outputs` columns."""
+        arr = as_float_array(y, "y", dtype)
+        if arr.ndim == 1 and outputs == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.shape != (n, outputs):
+            raise ValueError(f"`y` must have shape {shape_str((n, outputs))} to match the model's output, "
+                             f"got {shape_str(np.shape(y))}")
+        require_finite(arr, "y")
+        return arr, None
+
+    def plan_kind(self, labels) -> str:
+        raise NotImplementedError
+
+    def __call__(self, output, y, labels):
+        raise NotImplementedError
+
+
+class MeanSquaredError(Loss):
+    name = "mse"
+
+    def plan_kind(self, labels):
+        return "mse"
+
+    def __call__(self, output, y, labels):
+        return mse(output, y)
+
+
+class BinaryCrossentropy(Loss):
+    name = "binary_crossentropy"
+    fused_activation = probabilities = "sigmoid"
+
+    def targets(self, y, n, outputs, dtype):
+        arr, _ = super().targets(y, n, outputs, dtype)
+        if arr.min() < 0 or arr.max() > 1:
+            raise ValueError(f"`y` for binary_crossentropy must lie in [0, 1], got values in [{arr.min()}, {arr.max()}]")
+        return arr, None
+
+    def plan_kind(self, labels):
+        return "bce_logits"
+
+    def __call__(self, output, y, labels):
+        return binary_crossentropy(output, y)
+
+
+class CategoricalCrossentropy(Loss):
+    """Integer labels (n,) or one-hot/probability rows (n, classes)."""
+
+    name = "categorical_crossentropy"
+    fused_activation = probabilities = "softmax"
+
+    def targets(self, y, n, outputs, dtype):
+        if np.ndim(y) == 1:
+            if len(y) != n:
+                raise ValueError(f"`y` must have {n} labels (one per row of x), got {len(y)}")
+            return None, as_labels(y, "y", outputs, n)
+        arr, _ = super().targets(y, n, outputs, dtype)
+        return arr, None
+
+    def plan_kind(self, labels):
+        return "softmax_xent_labels" if labels is not None else "softmax_xent"
+
+    def __call__(self, output, y, labels):
+        return categorical_crossentropy(output, labels if labels is not None else y)
+
+
+LOSSES = {
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": CategoricalCrossentropy,
+}
+
+
+def get(loss) -> Loss:
+    """A Loss from its name (or a Loss instance, returned as is)."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str) and loss.lower() in LOSSES:
+        return LOSSES[loss.lower()]()
+    raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
+
+
+def batch_totals(loss: Loss, logits: np.ndarray, y, labels) -> dict:
+    """Correct answers and absolute error of one batch, counted exactly as the C++ plan does."""
+    if labels is not None:
+        return {"correct": float((logits.argmax(axis=1) == labels).sum()), "abs_error": 0.0}
+    if isinstance(loss, CategoricalCrossentropy):
+        return {"correct": float((logits.argmax(axis=1) == y.argmax(axis=1)).sum()), "abs_error": 0.0}
+    if isinstance(loss, BinaryCrossentropy):
+        return {"correct": float(((logits > 0) == (y >= 0.5)).sum()), "abs_error": 0.0}
+    return {"correct": 0.0, "abs_error": float(np.abs(logits.astype(np.float64) - y).sum())}
