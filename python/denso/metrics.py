@@ -1,0 +1,226 @@
+"""Metrics: stateless functions of (y_true, y_pred) numpy arrays, and a running mean for epochs.
+
+Each metric returns a Python float averaged over the samples given. Per-epoch values are the
+batch values weighted by batch size (`RunningMean`), which equals the metric over the whole epoch
+for every metric here, since each is a mean over samples.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._checks import require_number, shape_str
+
+
+def _as_real_array(x, name: str) -> np.ndarray:
+    """`x` as a numpy array of real numbers (bools and integers allowed), else TypeError."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"`{name}` must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _pair(y_true, y_pred) -> tuple:
+    """Both arrays, checked to be non-empty with the same number of rows."""
+    y_true, y_pred = _as_real_array(y_true, "y_true"), _as_real_array(y_pred, "y_pred")
+    if y_true.ndim == 0 or y_pred.ndim == 0:
+        raise ValueError(f"`y_true` and `y_pred` must have one row per sample, got shapes "
+                         f"y_true={shape_str(y_true.shape)} and y_pred={shape_str(y_pred.shape)}")
+    if y_true.shape[0] != y_pred.shape[0]:
+        raise ValueError(f"`y_true` and `y_pred` must have the same number of samples (rows), got shapes "
+                         f"y_true={shape_str(y_true.shape)} and y_pred={shape_str(y_pred.shape)}")
+    if y_true.shape[0] == 0:
+        raise ValueError("`y_true` and `y_pred` must hold at least one sample, got 0 rows")
+    return y_true, y_pred
+
+
+def _same_shape(y_true, y_pred) -> tuple:
+    """Both arrays with equal shapes; an (n,) vector is matched to an (n, 1) column."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    if y_true.shape != y_pred.shape:
+        if y_true.ndim == 1 and y_pred.shape == (y_true.shape[0], 1):
+            y_true = y_true[:, None]
+        elif y_pred.ndim == 1 and y_true.shape == (y_pred.shape[0], 1):
+            y_pred = y_pred[:, None]
+        else:
+            raise ValueError(f"`y_true` and `y_pred` must have the same shape, got "
+                             f"y_true={shape_str(y_true.shape)} and y_pred={shape_str(y_pred.shape)}")
+    return y_true, y_pred
+
+
+def _binary_labels(y_true: np.ndarray) -> np.ndarray:
+    """Check that binary targets are 0/1 and return them as bools."""
+    if not np.isin(y_true, (0, 1)).all():
+        bad = y_true[~np.isin(y_true, (0, 1))].flat[0]
+        raise ValueError(f"`y_true` must hold binary labels 0 or 1 when `y_pred` has one column, got {bad}")
+    return y_true.astype(bool)
+
+
+def accuracy(y_true, y_pred, threshold: float = 0.5) -> float:
+    """Fraction of samples whose predicted class equals the true class.
+
+    Multi-class (`y_pred` of shape (n, classes), classes >= 2): the prediction is the argmax of
+    each row (probabilities, scores or logits alike); `y_true` holds integer labels of shape (n,)
+    (or (n, 1)) or one-hot/probability rows of shape (n, classes), which are argmax-ed too.
+
+    Binary (`y_pred` of shape (n,) or (n, 1)): the prediction is `y_pred > threshold`, compared
+    with 0/1 labels in `y_true`. The default threshold 0.5 suits probabilities (sigmoid outputs);
+    pass `threshold=0.0` for logits.
+
+    Args:
+        y_true: labels, shape (n,), (n, 1) or (n, classes).
+        y_pred: model outputs, shape (n, classes), (n,) or (n, 1).
+        threshold: decision threshold for the binary case.
+
+    Example:
+        >>> accuracy([0, 2, 1], [[0.9, 0.05, 0.05], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
+        0.6666666666666666
+        >>> accuracy([1, 0, 1, 1], [0.8, 0.4, 0.3, 0.51])
+        0.75
+    """
+    threshold = require_number(threshold, "threshold")
+    y_true, y_pred = _pair(y_true, y_pred)
+    if y_pred.ndim == 1 or y_pred.shape[1:] == (1,):
+        return binary_accuracy(y_true, y_pred, threshold)
+    if y_pred.ndim != 2:
+        raise ValueError(f"`y_pred` must be (n, classes), (n,) or (n, 1), got shape {shape_str(y_pred.shape)}")
+    predicted = y_pred.argmax(axis=1)
+    return float(np.mean(predicted == _class_labels(y_true, y_pred.shape[1])))
+
+
+def _class_labels(y_true: np.ndarray, n_classes: int) -> np.ndarray:
+    """Integer labels from an (n,)/(n, 1) label vector or an (n, classes) one-hot/probability array."""
+    if y_true.ndim == 2 and y_true.shape[1] == n_classes and n_classes > 1:
+        return y_true.argmax(axis=1)
+    if y_true.ndim == 2 and y_true.shape[1] == 1:
+        y_true = y_true[:, 0]
+    if y_true.ndim != 1:
+        raise ValueError(f"`y_true` must be labels of shape (n,) or one-hot rows of shape (n, {n_classes}) "
+                         f"to match y_pred, got shape {shape_str(y_true.shape)}")
+    if y_true.dtype.kind == "f" and not np.array_equal(y_true, np.round(y_true)):
+        raise ValueError("`y_true` holds class labels and must be whole numbers, got non-integer values")
+    return y_true
+
+
+def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> float:
+    """Fraction of entries where `y_pred > threshold` matches the 0/1 label in `y_true`.
+
+    Every entry counts, so an (n, k) multi-label output is averaged over all n·k decisions.
+
+    Args:
+        y_true: 0/1 labels, same shape as y_pred ((n,) and (n, 1) are interchangeable).
+        y_pred: probabilities (or logits with threshold=0.0).
+        threshold: decision threshold.
+
+    Example:
+        >>> binary_accuracy([[1], [0], [0]], [[0.7], [0.2], [0.9]])
+        0.6666666666666666
+    """
+    threshold = require_number(threshold, "threshold")
+    y_true, y_pred = _same_shape(y_true, y_pred)
+    return float(np.mean(_binary_labels(y_true) == (y_pred > threshold)))
+
+
+def mean_squared_error(y_true, y_pred) -> float:
+    """Mean over all entries of (y_true − y_pred)².
+
+    Args:
+        y_true: targets, same shape as y_pred ((n,) and (n, 1) are interchangeable).
+        y_pred: predictions.
+
+    Example:
+        >>> mean_squared_error([1.0, 2.0, 3.0], [1.5, 2.0, 1.0])
+        1.4166666666666667
+    """
+    y_true, y_pred = _same_shape(y_true, y_pred)
+    diff = y_true.astype(np.float64) - y_pred.astype(np.float64)
+    return float(np.mean(diff * diff))
+
+
+def mean_absolute_error(y_true, y_pred) -> float:
+    """Mean over all entries of |y_true − y_pred|.
+
+    Args:
+        y_true: targets, same shape as y_pred ((n,) and (n, 1) are interchangeable).
+        y_pred: predictions.
+
+    Example:
+        >>> mean_absolute_error([1.0, 2.0, 3.0], [1.5, 2.0, 1.0])
+        0.8333333333333334
+    """
+    y_true, y_pred = _same_shape(y_true, y_pred)
+    return float(np.mean(np.abs(y_true.astype(np.float64) - y_pred.astype(np.float64))))
+
+
+_METRICS = {
+    "accuracy": accuracy,
+    "acc": accuracy,
+    "binary_accuracy": binary_accuracy,
+    "mean_squared_error": mean_squared_error,
+    "mse": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error,
+    "mae": mean_absolute_error,
+}
+
+
+def get(identifier):
+    """Resolve a metric name (case-insensitive) to its function; a callable is returned as is.
+
+    Args:
+        identifier: "accuracy"/"acc", "binary_accuracy", "mse"/"mean_squared_error",
+            "mae"/"mean_absolute_error", or a callable `metric(y_true, y_pred) -> float`.
+
+    Example:
+        >>> get("MSE") is mean_squared_error
+        True
+    """
+    if isinstance(identifier, str):
+        fn = _METRICS.get(identifier.lower())
+        if fn is None:
+            raise ValueError(f"unknown metric {identifier!r}; expected one of {sorted(_METRICS)}")
+        return fn
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"`metric` must be a name or a callable metric(y_true, y_pred), "
+                    f"got {type(identifier).__name__}: {identifier!r}")
+
+
+class RunningMean:
+    """Weighted mean of per-batch values, weighted by batch size: the per-epoch value of a metric.
+
+    Example:
+        >>> m = RunningMean()
+        >>> m.update(0.5, 32)
+        >>> m.update(1.0, 8)
+        >>> m.result()  # (0.5·32 + 1.0·8) / 40
+        0.6
+    """
+
+    def __init__(self):
+        self.total = 0.0
+        self.count = 0.0
+
+    def update(self, value, weight=1) -> None:
+        """Add a batch value with its weight (the batch size, > 0)."""
+        arr = np.asarray(value)
+        if isinstance(value, bool) or arr.ndim != 0 or arr.dtype.kind not in "fiu":
+            raise TypeError(f"`value` must be a number, got {value!r}")
+        weight = require_number(weight, "weight", low=0.0, low_open=True)
+        self.total += float(arr) * weight
+        self.count += weight
+
+    def result(self) -> float:
+        """The weighted mean so far (NaN values propagate)."""
+        if self.count == 0:
+            raise ValueError("RunningMean.result() needs at least one update(), got none")
+        return self.total / self.count
+
+    def reset(self) -> None:
+        """Forget all values (start of an epoch)."""
+        self.total = 0.0
+        self.count = 0.0
+
+    def __repr__(self) -> str:
+        value = self.total / self.count if self.count else math.nan
+        return f"RunningMean(result={value:.6g}, count={self.count:g})"
