@@ -89,7 +89,6 @@ def _run_epoch(model, runner, x, y, labels, order, batch_size, steps, chunk, per
         snapshot = model._flat.data.copy()
         result = runner.train(x, y, labels, order, batch_size, first, last, lrs, model._step)
         model._step = int(result["step"])
-        model.optimizer.set_step(model._flat, model._step)
         for key in totals:
             totals[key] += result[key]
         if not result["finite"]:

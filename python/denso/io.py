@@ -20,8 +20,7 @@ def save_model(model, path) -> None:
     """
     model._require_built("save")
     path = os.fspath(path)
-    header = {"format": FORMAT, "version": VERSION, "model": model.get_config(), "step": model._step,
-              "epoch": model._epoch, "compile": None}
+    header = {"format": FORMAT, "version": VERSION, "model": model.get_config(), "epoch": model._epoch, "compile": None}
     arrays = {"params": model._flat.data}
     if model.optimizer is not None:
         state = model.optimizer.state_dict()
@@ -100,10 +99,10 @@ def load_model(path):
             raise ValueError(f"weights hold {arrays['params'].size} values, the architecture needs "
                              f"{model._flat.data.size}")
         model._flat.data[...] = arrays["params"]
-        model._step, model._epoch = int(header["step"]), int(header["epoch"])
+        model._epoch = int(header["epoch"])
         compiled = header.get("compile")
         if compiled:
-            model.compile(optim.from_config(compiled["optimizer"]), compiled["loss"], compiled["metrics"])
+            model.compile(optim.get(compiled["optimizer"]), compiled["loss"], compiled["metrics"])
             model.optimizer.load_state_dict(_restore(compiled["optimizer_state"], arrays))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path!r} is a damaged denso model file: missing or invalid entry {exc}") from None

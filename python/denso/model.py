@@ -60,7 +60,6 @@ class Sequential:
         self.stop_training = False
         self._flat = None
         self._offsets: list = []
-        self._step = 0
         self._epoch = 0
         for layer in layers or []:
             self.add(layer)
@@ -275,7 +274,16 @@ class Sequential:
         return total
 
     def _optimizer_slots(self) -> list:
-        return self.optimizer.slots(self._flat)
+        return self.optimizer.slot_buffers(0)
+
+    @property
+    def _step(self) -> int:
+        """Updates applied so far: the optimizer's step count of the flat parameter (one source of truth)."""
+        return self.optimizer.state[0]["step"] if self.optimizer is not None and self.optimizer.params else 0
+
+    @_step.setter
+    def _step(self, value: int) -> None:
+        self.optimizer.state[0]["step"] = int(value)
 
     def _logs(self, totals: dict, prefix: str = "") -> dict:
         """Per-sample means from the engines' sums."""

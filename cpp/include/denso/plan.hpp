@@ -87,13 +87,13 @@ class Plan {
       gather(X, Y, labels, order + start, rows);
       forward(input_.topRows(rows), true, static_cast<std::uint64_t>(*step + 1));
       const double data_loss = loss_and_grad(rows, true);
-      const double penalty = penalty_and_grad();
-      if (!std::isfinite(data_loss + penalty)) {
+      backward(rows);
+      const double penalty = penalty_and_grad();  // after backward, which overwrites dW
+      if (!std::isfinite(data_loss + penalty)) {  // stop before the update: weights stay finite
         totals.finite = false;
         totals.bad_batch = b;
         return totals;
       }
-      backward(rows);
       ++*step;
       OptimizerConfig c = opt_;
       c.lr = lrs[b - first];
