@@ -1,0 +1,506 @@
+"""Callbacks: hooks the training loop calls around epochs and batches (Keras semantics).
+
+Epoch indices are 0-based, as in Keras. `logs` is a dict of metric name → float ("loss",
+"accuracy", "val_loss", ...); a callback may add entries (LearningRateScheduler adds "lr") and
+callbacks later in the list see them, because one dict is passed to all.
+
+A callback can rely on this model interface:
+
+- `model.stop_training`: bool; setting it True ends training after the current epoch;
+- `model.get_weights()` → list of array copies `[W1, b1, W2, b2, ...]`; `model.set_weights(list)`;
+- `model.save(path)`;
+- `model.optimizer.lr`: the learning rate, a settable float;
+- `model.history`: the History of the current fit.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import string
+
+import numpy as np
+
+from ._checks import require_number, require_positive_int
+
+
+class Callback:
+    """Base class: every hook is a no-op; subclasses override the ones they need.
+
+    `self.model` is set by `set_model` before training starts.
+
+    Example:
+        >>> class PrintLoss(Callback):
+        ...     def on_epoch_end(self, epoch, logs=None):
+        ...         print(f"epoch {epoch}: loss {logs['loss']:.3f}")
+        >>> PrintLoss().needs_batch_hooks
+        False
+    """
+
+    def __init__(self):
+        self.model = None
+
+    def set_model(self, model) -> None:
+        """Attach the model being trained."""
+        self.model = model
+
+    def on_train_begin(self, logs=None) -> None:
+        """Called once before the first epoch."""
+
+    def on_train_end(self, logs=None) -> None:
+        """Called once after the last epoch (also after early stopping)."""
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        """Called at the start of epoch `epoch` (0-based)."""
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Called at the end of epoch `epoch` with that epoch's logs (training and validation)."""
+
+    def on_batch_end(self, batch, logs=None) -> None:
+        """Called after batch `batch` (0-based within the epoch) with running logs."""
+
+    @property
+    def needs_batch_hooks(self) -> bool:
+        """Whether this callback overrides on_batch_end, so training must return to Python every batch."""
+        return type(self).on_batch_end is not Callback.on_batch_end
+
+
+class CallbackList:
+    """Several callbacks called in order, each attached to `model`.
+
+    Args:
+        callbacks: an iterable of Callback instances, or None.
+        model: the model being trained.
+
+    Example:
+        >>> history = History()
+        >>> cbs = CallbackList([history], model=None)
+        >>> cbs.on_epoch_end(0, {"loss": 0.5})
+        >>> history.history
+        {'loss': [0.5]}
+    """
+
+    def __init__(self, callbacks=None, model=None):
+        self.callbacks = []
+        for i, cb in enumerate(callbacks or []):
+            if not isinstance(cb, Callback):
+                raise TypeError(f"`callbacks[{i}]` must be a denso.callbacks.Callback, got {type(cb).__name__}")
+            self.callbacks.append(cb)
+        self.model = model
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def append(self, callback: Callback) -> None:
+        """Add a callback at the end and attach the model to it."""
+        if not isinstance(callback, Callback):
+            raise TypeError(f"`callback` must be a denso.callbacks.Callback, got {type(callback).__name__}")
+        callback.set_model(self.model)
+        self.callbacks.append(callback)
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def __len__(self) -> int:
+        return len(self.callbacks)
+
+    @property
+    def needs_batch_hooks(self) -> bool:
+        """Whether any callback needs on_batch_end."""
+        return any(cb.needs_batch_hooks for cb in self.callbacks)
+
+    def on_train_begin(self, logs=None) -> None:
+        """Fan out on_train_begin."""
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_train_end(self, logs=None) -> None:
+        """Fan out on_train_end."""
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        """Fan out on_epoch_begin."""
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Fan out on_epoch_end (the same dict to all, so entries added by one are seen by the next)."""
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_batch_end(self, batch, logs=None) -> None:
+        """Fan out on_batch_end to the callbacks that need it."""
+        logs = {} if logs is None else logs
+        for cb in self.callbacks:
+            if cb.needs_batch_hooks:
+                cb.on_batch_end(batch, logs)
+
+
+class History(Callback):
+    """Records the logs of every epoch; `fit` returns it.
+
+    Attributes:
+        history: dict name → list of per-epoch floats, e.g. {"loss": [...], "val_accuracy": [...]}.
+        epoch: the epoch indices recorded (0-based).
+
+    Both are reset at the start of each training run.
+
+    Example:
+        >>> h = History()
+        >>> h.on_train_begin()
+        >>> h.on_epoch_end(0, {"loss": 0.9, "accuracy": 0.6})
+        >>> h.on_epoch_end(1, {"loss": 0.7, "accuracy": 0.7})
+        >>> h.history["loss"], h.epoch
+        ([0.9, 0.7], [0, 1])
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None) -> None:
+        """Start a fresh record."""
+        self.history = {}
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Append each log value (as a float) to its list."""
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(_log_float(value, key))
+
+
+def _log_float(value, key: str) -> float:
+    """A logged value as a float, or TypeError naming its key."""
+    arr = np.asarray(value)
+    if isinstance(value, bool) or arr.ndim != 0 or arr.dtype.kind not in "fiu":
+        raise TypeError(f"logs[{key!r}] must be a number, got {value!r}")
+    return float(arr)
+
+
+def _monitor_op(monitor: str, mode: str):
+    """np.less for mode 'min', np.greater for 'max'; 'auto' is max when the name contains 'acc'."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"`mode` must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        mode = "max" if "acc" in monitor else "min"
+    return np.greater if mode == "max" else np.less
+
+
+def _monitor_value(logs, monitor: str, owner: str) -> float:
+    """logs[monitor] as a float, or a ValueError listing the keys that are there."""
+    logs = logs or {}
+    if monitor not in logs:
+        raise ValueError(f"{owner} monitors {monitor!r}, which is not in the epoch logs; available keys: "
+                         f"{sorted(logs)}. Pass `monitor=` one of those (val_* keys need validation data)")
+    return _log_float(logs[monitor], monitor)
+
+
+def _require_str(value, name: str) -> str:
+    """A string, else TypeError naming the argument."""
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a string, got {value!r}")
+    return value
+
+
+class EarlyStopping(Callback):
+    """Stop training when a monitored quantity has stopped improving.
+
+    An epoch *improves* when its value beats the best so far by more than `min_delta` (lower for
+    mode "min", higher for "max"). After `patience` epochs in a row without improvement, the
+    callback sets `model.stop_training = True`. With `restore_best_weights`, the weights of the best
+    epoch are put back when it stops, and also at the end of training if the best epoch was not
+    the last one (Keras restores only on stopping). The logs must contain `monitor`; a missing key
+    raises ValueError listing the available ones (Keras only warns).
+
+    Args:
+        monitor: the log key to watch, e.g. "val_loss", "val_accuracy", "loss".
+        min_delta: the smallest change that counts as an improvement (its absolute value is used).
+        patience: epochs without improvement after which training stops.
+        mode: "min", "max", or "auto" ("max" if `monitor` contains "acc", else "min").
+        baseline: a value to beat; the patience counter only resets on epochs that improve on the
+            best value *and* on the baseline, so training stops after `patience` epochs if the
+            baseline is never beaten (as Keras documents; Keras's code skips the stopping check on
+            epochs that improve the best value, so a slow steady improvement never stops there).
+        restore_best_weights: restore the weights of the best epoch (see above).
+        start_from_epoch: epochs to ignore at the start (warm-up): they neither count nor set `best`.
+
+    Attributes:
+        best: the best monitored value so far; best_epoch: its epoch (0-based);
+        stopped_epoch: the epoch at which training was stopped (0 if it was not).
+
+    Example:
+        >>> stop = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+        >>> # model.fit(x, y, validation_split=0.1, epochs=100, callbacks=[stop])
+    """
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0, mode: str = "auto",
+                 baseline=None, restore_best_weights: bool = False, start_from_epoch: int = 0):
+        super().__init__()
+        self.monitor = _require_str(monitor, "monitor")
+        self.min_delta = abs(require_number(min_delta, "min_delta"))
+        self.patience = require_positive_int(patience, "patience", minimum=0)
+        self.mode = mode
+        self.monitor_op = _monitor_op(monitor, mode)
+        self.baseline = None if baseline is None else require_number(baseline, "baseline")
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = require_positive_int(start_from_epoch, "start_from_epoch", minimum=0)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None) -> None:
+        """Reset the state, so the callback can be reused across fits."""
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = math.inf if self.monitor_op is np.less else -math.inf
+        self.best_epoch = 0
+        self.best_weights = None
+        self._last_epoch = None
+        self._restored = False
+
+    def _is_improvement(self, value: float, reference: float) -> bool:
+        """Whether `value` beats `reference` by more than min_delta in the monitored direction."""
+        delta = -self.min_delta if self.monitor_op is np.less else self.min_delta
+        return bool(self.monitor_op(value - delta, reference))
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Update best/wait from logs[monitor]; stop (and maybe restore) after `patience` bad epochs."""
+        current = _monitor_value(logs, self.monitor, "EarlyStopping")
+        if epoch < self.start_from_epoch:
+            return
+        self._last_epoch = epoch
+        improved = self._is_improvement(current, self.best)
+        if self.restore_best_weights and (improved or self.best_weights is None):
+            self.best_weights = self.model.get_weights()  # the first epoch's, even if it is NaN
+            self.best_epoch = epoch
+        self.wait += 1
+        if improved:
+            self.best, self.best_epoch = current, epoch
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+                return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            self._restore()
+
+    def on_train_end(self, logs=None) -> None:
+        """Restore the best weights if they are not the current ones."""
+        if self._last_epoch is not None and self._last_epoch != self.best_epoch:
+            self._restore()
+
+    def _restore(self) -> None:
+        """Put the best epoch's weights back into the model (once)."""
+        if self.restore_best_weights and self.best_weights is not None and not self._restored:
+            self.model.set_weights(self.best_weights)
+            self._restored = True
+
+
+class ModelCheckpoint(Callback):
+    """Save the model at the end of every epoch, or only when the monitored value improves.
+
+    `filepath` may contain format fields: `{epoch}` (1-based, like Keras) and any log key with an
+    optional format spec, e.g. "ckpt/epoch{epoch:02d}-{val_loss:.3f}.npz".
+
+    Args:
+        filepath: path or format string passed (after formatting) to `model.save`.
+        monitor: the log key compared when `save_best_only` is set.
+        save_best_only: save only when `monitor` improves on the best value so far.
+        mode: "min", "max", or "auto" ("max" if `monitor` contains "acc", else "min").
+
+    Attributes:
+        best: the best monitored value saved so far; last_path: the path of the last save (or None).
+
+    Example:
+        >>> ckpt = ModelCheckpoint("runs/best.npz", monitor="val_accuracy", save_best_only=True)
+        >>> # model.fit(..., callbacks=[ckpt])
+    """
+
+    def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"):
+        super().__init__()
+        if not isinstance(filepath, (str, os.PathLike)):
+            raise TypeError(f"`filepath` must be a string or path, got {filepath!r}")
+        self.filepath = os.fspath(filepath)
+        try:
+            self._fields = {field for _, field, _, _ in string.Formatter().parse(self.filepath) if field is not None}
+        except ValueError as err:
+            raise ValueError(f"`filepath` is not a valid format string ({err}), got {self.filepath!r}") from None
+        if "" in self._fields or any(f[0].isdigit() for f in self._fields if f):
+            raise ValueError(f"`filepath` fields must be named, like {{epoch}} or {{val_loss:.3f}}, got {self.filepath!r}")
+        self.monitor = _require_str(monitor, "monitor")
+        self.save_best_only = bool(save_best_only)
+        self.mode = mode
+        self.monitor_op = _monitor_op(monitor, mode)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None) -> None:
+        """Reset the best value."""
+        self.best = math.inf if self.monitor_op is np.less else -math.inf
+        self.last_path = None
+
+    def format_path(self, epoch: int, logs=None) -> str:
+        """The file path for `epoch` (0-based; shown 1-based as {epoch}) and these logs."""
+        logs = dict(logs or {})
+        missing = sorted(f for f in self._fields if f != "epoch" and f not in logs)
+        if missing:
+            raise ValueError(f"`filepath` {self.filepath!r} uses {missing}, which are not in the epoch logs; "
+                             f"available: ['epoch'] + {sorted(logs)}")
+        try:
+            return self.filepath.format(**{**logs, "epoch": epoch + 1})
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
+            raise ValueError(f"cannot format `filepath` {self.filepath!r} with epoch={epoch + 1} and logs "
+                             f"{logs}: {err}") from None
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Save the model (always, or when `monitor` improved with save_best_only)."""
+        if self.save_best_only:
+            current = _monitor_value(logs, self.monitor, "ModelCheckpoint")
+            if not self.monitor_op(current, self.best):
+                return
+            self.best = current
+        self.last_path = self.format_path(epoch, logs)
+        self.model.save(self.last_path)
+
+
+def _schedule_takes_lr(schedule) -> bool:
+    """True if `schedule` is called as (epoch, lr), False for (epoch); TypeError if neither binds."""
+    try:
+        sig = inspect.signature(schedule)
+    except (TypeError, ValueError):
+        return False  # builtins without a signature: assume the one-argument form
+    for args, takes_lr in (((0, 0.1), True), ((0,), False)):
+        try:
+            sig.bind(*args)
+            return takes_lr
+        except TypeError:
+            pass
+    raise TypeError(f"`schedule` must accept (epoch) or (epoch, lr), got a callable with signature {sig}")
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate from a schedule at the start of each epoch (or each step).
+
+    `schedule` is called as `schedule(epoch)` or `schedule(epoch, lr)` with the current rate —
+    which form is detected from its signature. It must return a finite number >= 0. The rate in
+    effect is recorded as logs["lr"] at the end of each epoch (so History has it).
+
+    With `per_step=True` the schedule is indexed by the global step (batches since training
+    began) instead of the epoch: the callback then does nothing at epoch begin, and the model
+    asks `lr_for_step(global_step)` for the rate of each step.
+
+    Args:
+        schedule: callable (epoch) → lr or (epoch, lr) → lr (steps instead of epochs with per_step).
+        per_step: index the schedule by global step instead of epoch.
+
+    Example:
+        >>> inverse_time = LearningRateScheduler(lambda epoch: 0.1 / (1 + 0.5 * epoch))
+        >>> halve_every_10 = LearningRateScheduler(lambda epoch, lr: lr / 2 if epoch and epoch % 10 == 0 else lr)
+        >>> halve_every_10.takes_lr
+        True
+    """
+
+    def __init__(self, schedule, per_step: bool = False):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"`schedule` must be a callable (epoch) -> lr or (epoch, lr) -> lr, got {schedule!r}")
+        self.schedule = schedule
+        self.per_step = bool(per_step)
+        self.takes_lr = _schedule_takes_lr(schedule)
+
+    def _call(self, index: int, lr, unit: str) -> float:
+        """schedule(index[, lr]) checked to be a finite number >= 0."""
+        value = self.schedule(index, lr) if self.takes_lr else self.schedule(index)
+        arr = np.asarray(value)
+        if isinstance(value, bool) or arr.ndim != 0 or arr.dtype.kind not in "fiu" or not np.isfinite(arr) or arr < 0:
+            raise ValueError(f"`schedule` must return a finite number >= 0, got {value!r} at {unit} {index}")
+        return float(arr)
+
+    def _current_lr(self) -> float:
+        """The optimizer's learning rate, or a clear error if the model has no optimizer yet."""
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None:
+            raise ValueError("LearningRateScheduler needs a compiled model (model.optimizer is missing)")
+        return float(optimizer.lr)
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        """Set model.optimizer.lr = schedule(epoch[, lr]) (per-epoch mode only)."""
+        if not self.per_step:
+            self.model.optimizer.lr = self._call(epoch, self._current_lr(), "epoch")
+
+    def lr_for_step(self, global_step: int, lr=None) -> float:
+        """The rate for step `global_step` (0-based, counted from the start of training).
+
+        For an (epoch, lr) schedule, `lr` is the previous step's rate (default: the optimizer's
+        current rate), so a whole epoch of rates can be computed ahead by chaining the calls.
+        """
+        global_step = require_positive_int(global_step, "global_step", minimum=0)
+        if self.takes_lr and lr is None:
+            lr = self._current_lr()
+        return self._call(global_step, lr, "step")
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Record the rate in effect as logs["lr"]."""
+        if logs is not None:
+            logs["lr"] = self._current_lr()
+
+
+class LambdaCallback(Callback):
+    """A callback built from plain functions, for one-off hooks.
+
+    Args:
+        on_epoch_begin: f(epoch, logs).
+        on_epoch_end: f(epoch, logs).
+        on_batch_end: f(batch, logs); giving it makes training return to Python every batch.
+        on_train_begin: f(logs).
+        on_train_end: f(logs).
+
+    Example:
+        >>> losses = []
+        >>> cb = LambdaCallback(on_epoch_end=lambda epoch, logs: losses.append(logs["loss"]))
+        >>> cb.on_epoch_end(0, {"loss": 0.25}); losses
+        [0.25]
+    """
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_batch_end=None, on_train_begin=None,
+                 on_train_end=None):
+        super().__init__()
+        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end, "on_batch_end": on_batch_end,
+                 "on_train_begin": on_train_begin, "on_train_end": on_train_end}
+        for name, fn in hooks.items():
+            if fn is not None and not callable(fn):
+                raise TypeError(f"`{name}` must be a callable or None, got {fn!r}")
+        self._hooks = hooks
+
+    @property
+    def needs_batch_hooks(self) -> bool:
+        """True when an on_batch_end function was given."""
+        return self._hooks["on_batch_end"] is not None
+
+    def on_train_begin(self, logs=None) -> None:
+        """Call the on_train_begin function, if any."""
+        if self._hooks["on_train_begin"] is not None:
+            self._hooks["on_train_begin"](logs)
+
+    def on_train_end(self, logs=None) -> None:
+        """Call the on_train_end function, if any."""
+        if self._hooks["on_train_end"] is not None:
+            self._hooks["on_train_end"](logs)
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        """Call the on_epoch_begin function, if any."""
+        if self._hooks["on_epoch_begin"] is not None:
+            self._hooks["on_epoch_begin"](epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Call the on_epoch_end function, if any."""
+        if self._hooks["on_epoch_end"] is not None:
+            self._hooks["on_epoch_end"](epoch, logs)
+
+    def on_batch_end(self, batch, logs=None) -> None:
+        """Call the on_batch_end function, if any."""
+        if self._hooks["on_batch_end"] is not None:
+            self._hooks["on_batch_end"](batch, logs)
