@@ -300,6 +300,17 @@ class EarlyStopping(Callback):
             self._restored = True
 
 
+def _format_fields(filepath: str) -> set:
+    """The field names of a format string, which must all be named ({epoch}, {val_loss:.3f})."""
+    try:
+        fields = {field for _, field, _, _ in string.Formatter().parse(filepath) if field is not None}
+    except ValueError as err:
+        raise ValueError(f"`filepath` is not a valid format string ({err}), got {filepath!r}") from None
+    if any(not f or f[0].isdigit() for f in fields):
+        raise ValueError(f"`filepath` fields must be named, like {{epoch}} or {{val_loss:.3f}}, got {filepath!r}")
+    return fields
+
+
 class ModelCheckpoint(Callback):
     """Save the model at the end of every epoch, or only when the monitored value improves.
 
@@ -325,12 +336,7 @@ class ModelCheckpoint(Callback):
         if not isinstance(filepath, (str, os.PathLike)):
             raise TypeError(f"`filepath` must be a string or path, got {filepath!r}")
         self.filepath = os.fspath(filepath)
-        try:
-            self._fields = {field for _, field, _, _ in string.Formatter().parse(self.filepath) if field is not None}
-        except ValueError as err:
-            raise ValueError(f"`filepath` is not a valid format string ({err}), got {self.filepath!r}") from None
-        if "" in self._fields or any(f[0].isdigit() for f in self._fields if f):
-            raise ValueError(f"`filepath` fields must be named, like {{epoch}} or {{val_loss:.3f}}, got {self.filepath!r}")
+        self._fields = _format_fields(self.filepath)
         self.monitor = _require_str(monitor, "monitor")
         self.save_best_only = bool(save_best_only)
         self.mode = mode
