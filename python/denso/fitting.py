@@ -47,7 +47,7 @@ def run_fit(model, x, y, epochs, batch_size, shuffle, validation_data, validatio
     runner = model._engine(engine, batch_size, seed, labels)
 
     history = History()
-    callback_list = CallbackList([history] + list(callbacks or []), model)
+    callback_list = CallbackList(list(callbacks or []) + [history], model)  # History last: it sees "lr"
     model.history, model.stop_training = history, False
     per_step = [c for c in callback_list.callbacks if isinstance(c, LearningRateScheduler) and c.per_step]
     bar = ProgressBar(epochs, steps, verbose=int(verbose))
@@ -83,7 +83,9 @@ def _run_epoch(model, runner, x, y, labels, order, batch_size, steps, chunk, per
     for first in range(0, steps, chunk):
         last = min(first + chunk, steps)
         if per_step:
-            lrs = np.array([per_step[-1].lr_for_step(model._step + i) for i in range(last - first)], dtype=np.float64)
+            lrs = np.empty(last - first, dtype=np.float64)
+            for i in range(last - first):
+                lrs[i] = model.optimizer.lr = per_step[-1].lr_for_step(model._step + i, model.optimizer.lr)
         else:
             lrs = np.full(last - first, float(model.optimizer.lr), dtype=np.float64)
         snapshot = model._flat.data.copy()

@@ -80,7 +80,7 @@ def load_model(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:  # our handle: closed on any error
             arrays = {k: npz[k] for k in npz.files}
         header = json.loads(bytes(arrays.pop("header")).decode())
     except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError, UnicodeDecodeError) as exc:

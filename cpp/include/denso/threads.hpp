@@ -10,7 +10,7 @@
 namespace denso {
 
 // Elementwise passes smaller than this stay on one thread: waking a team costs more than it saves.
-constexpr long kParallelMinElements = 1L << 15;
+constexpr long kParallelMinElements = 1L << 18;
 
 inline std::atomic<int>& thread_count() {
 #ifdef _OPENMP

@@ -1,0 +1,125 @@
+"""The fused C++ plan against the Tensor graph: same seed and data, same parameters."""
+import numpy as np
+import pytest
+
+import denso
+from denso import Dense, Dropout, GaussianNoise, Sequential
+
+TOL = {"float32": 1e-5, "float64": 1e-12}
+
+
+def _data(loss, n=103, d=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    if loss == "categorical_crossentropy":
+        return x, rng.integers(0, k, n)
+    if loss == "onehot":
+        return x, np.eye(k)[rng.integers(0, k, n)]
+    if loss == "binary_crossentropy":
+        return x, (rng.random((n, k)) > 0.5).astype(float)
+    return x, rng.standard_normal((n, k))
+
+
+def _model(layers, loss, optimizer, dtype):
+    model = Sequential(layers, input_dim=6, seed=11, dtype=dtype)
+    model.compile(optimizer, "categorical_crossentropy" if loss == "onehot" else loss)
+    return model
+
+
+CASES = [
+    ("categorical_crossentropy", lambda: [Dense(16, activation="relu"), Dense(3)], lambda: denso.optim.SGD(lr=0.05)),
+    ("onehot", lambda: [Dense(8, activation="tanh"), Dense(3, activation="softmax")],
+     lambda: denso.optim.SGD(lr=0.05, momentum=0.9, nesterov=True)),
+    ("binary_crossentropy", lambda: [Dense(8, activation="sigmoid", l2=1e-2), Dense(3, activation="sigmoid")],
+     lambda: denso.optim.RMSprop(lr=1e-2, centered=True)),
+    ("mse", lambda: [GaussianNoise(0.2), Dense(12, activation="leaky_relu", l1=1e-3), Dropout(0.25),
+                     Dense(3, activation="tanh")], lambda: denso.optim.Adam(lr=1e-2, amsgrad=True)),
+    ("categorical_crossentropy", lambda: [Dense(10, activation="relu", l1=1e-3, l2=1e-3), Dropout(0.5),
+                                          Dense(7, activation="relu"), Dense(3)],
+     lambda: denso.optim.AdamW(lr=1e-2)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("loss,layers,optimizer", CASES)
+def test_plan_path_equals_graph_path(loss, layers, optimizer, dtype):
+    x, y = _data(loss)
+    plan, graph = _model(layers(), loss, optimizer(), dtype), _model(layers(), loss, optimizer(), dtype)
+    hp = plan.fit(x, y, epochs=3, batch_size=16, verbose=0, seed=5, engine="plan")
+    hg = graph.fit(x, y, epochs=3, batch_size=16, verbose=0, seed=5, engine="graph")
+    for wp, wg in zip(plan.get_weights(), graph.get_weights()):
+        np.testing.assert_allclose(wp, wg, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(hp.history["loss"], hg.history["loss"], rtol=TOL[dtype])
+    np.testing.assert_allclose(plan.predict(x, engine="plan"), graph.predict(x, engine="graph"),
+                               rtol=TOL[dtype], atol=TOL[dtype])
+    assert plan.optimizer.state[0]["step"] == graph.optimizer.state[0]["step"] == 3 * 7  # 103 = 6·16 + 7
+
+
+def test_same_seed_gives_bit_identical_weights_and_other_seeds_differ():
+    x, y = _data("categorical_crossentropy")
+    runs = []
+    for seed in (1, 1, 2):
+        model = _model([Dense(16, activation="relu"), Dropout(0.2), Dense(3)], "categorical_crossentropy",
+                       "adam", "float32")
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0, seed=seed)
+        runs.append(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1]))
+    assert not all(np.array_equal(a, b) for a, b in zip(runs[0], runs[2]))
+
+
+def test_each_epoch_draws_a_new_permutation():
+    orders = []
+    for epoch in range(3):
+        order = np.empty(50, dtype=np.int64)
+        denso._core.shuffled_indices(7, epoch, order)
+        assert sorted(order) == list(range(50))
+        orders.append(order)
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+
+
+@pytest.mark.parametrize("batch_size,steps", [(1, 10), (4, 3), (10, 1), (64, 1)])
+def test_last_short_batch_is_used(batch_size, steps):
+    x, y = _data("mse", n=10)
+    model = _model([Dense(3)], "mse", denso.optim.SGD(lr=0.01), "float64")
+    model.fit(x, y, epochs=2, batch_size=batch_size, verbose=0, seed=0)
+    assert model.optimizer.state[0]["step"] == 2 * steps
+
+
+def test_full_batch_gradient_descent_matches_numpy():
+    """batch_size = len(x) with plain SGD on a linear model is textbook batch gradient descent."""
+    x, y = _data("mse", n=40, k=1)
+    model = _model([Dense(1)], "mse", denso.optim.SGD(lr=0.1), "float64")
+    w, b = (a.copy() for a in model.get_weights())
+    model.fit(x, y, epochs=5, batch_size=40, verbose=0, shuffle=False)
+    for _ in range(5):
+        err = x @ w + b - y
+        w -= 0.1 * 2 * x.T @ err / len(x)
+        b -= 0.1 * 2 * err.sum(axis=0) / len(x)
+    np.testing.assert_allclose(model.get_weights()[0], w, rtol=1e-12)
+    np.testing.assert_allclose(model.get_weights()[1], b, rtol=1e-12)
+
+
+def test_dropout_is_off_in_inference_and_scales_in_training():
+    model = Sequential([Dropout(0.5), Dense(1, use_bias=False, kernel_initializer="ones")], input_dim=1000, seed=0)
+    x = np.ones((4, 1000))
+    np.testing.assert_allclose(model(x).data, 1000.0)
+    out = model(x, training=True).data
+    assert not np.allclose(out, 1000.0)
+    assert abs(out.mean() - 1000.0) < 4 * np.sqrt(1000) * 1.0  # E = 1000, sd ≈ sqrt(1000)
+
+
+def test_thread_count_does_not_change_results_beyond_rounding():
+    x, y = _data("categorical_crossentropy", n=300)
+    weights = []
+    previous = denso.get_num_threads()
+    try:
+        for threads in (1, 2):
+            denso.set_num_threads(threads)
+            model = _model([Dense(64, activation="relu"), Dropout(0.1), Dense(3)], "categorical_crossentropy",
+                           "adam", "float64")
+            model.fit(x, y, epochs=2, batch_size=32, verbose=0, seed=3)
+            weights.append(model.get_weights())
+    finally:
+        denso.set_num_threads(previous)
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
