@@ -25,10 +25,9 @@ def _check_positive_int(name: str, value) -> int:
 
 
 def _check_positive(name: str, value) -> float:
-    value = check_real(name, value)
-    if value == 0:
-        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}")
-    return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not float(value) > 0:
+        raise ValueError(f"`{name}` must be a finite number > 0, got {float(value)!r}")
+    return check_real(name, value)
 
 
 class Schedule:
