@@ -66,11 +66,16 @@ def torch_trajectory(torch, torch_cls, kwargs, dtype, steps):
     params = [torch.tensor(w, dtype=tdtype, requires_grad=True) for w in weights]
     opt = getattr(torch.optim, torch_cls)(params, **kwargs)
     w1, b1, w2, b2 = params
-    for _ in range(steps):
-        logits = torch.tanh(x @ w1 + b1) @ w2 + b2
-        torch.nn.functional.cross_entropy(logits, y).backward()
-        opt.step()
-        opt.zero_grad()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny problem: torch's thread pool only adds contention
+    try:
+        for _ in range(steps):
+            logits = torch.tanh(x @ w1 + b1) @ w2 + b2
+            torch.nn.functional.cross_entropy(logits, y).backward()
+            opt.step()
+            opt.zero_grad()
+    finally:
+        torch.set_num_threads(threads)
     return [p.detach().numpy() for p in params]
 
 
