@@ -404,6 +404,14 @@ def test_load_state_dict_errors():
         optim.Adam().load_state_dict(saved)
 
 
+def test_unbound_state_dict_round_trip_restores_lr():
+    saved = optim.Adam(lr=0.1).state_dict()
+    assert saved == {"name": "adam", "config": optim.Adam(lr=0.1).config(), "state": []}
+    fresh = optim.Adam(lr=0.5)
+    fresh.load_state_dict(saved)
+    assert fresh.lr == 0.1 and fresh.params is None
+
+
 # ---- validation --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make, match", [

@@ -164,9 +164,8 @@ class Optimizer:
         """Copies of the step counts and state buffers plus ``config()``, for saving and resuming.
 
         Layout: ``{"name": str, "config": dict, "state": [{"step": int, <slot>: ndarray, ...}, ...]}``
-        with one entry per bound parameter, slots named as in :meth:`slot_names`.
+        with one entry per bound parameter (none before binding), slots named as in :meth:`slot_names`.
         """
-        self._require_bound("state_dict")
         state = [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()} for s in self.state]
         return {"name": self.name, "config": self.config(), "state": state}
 
@@ -175,8 +174,8 @@ class Optimizer:
 
         The other hyperparameters must match this optimizer's; buffers must match the parameters.
         """
-        params = self._require_bound("load_state_dict")
         name, config, states = _unpack_state_dict(state_dict)
+        params = self._require_bound("load_state_dict") if states or self._params is not None else []
         if name != self.name:
             raise ValueError(f"state_dict was saved from a {name!r} optimizer, this is {self.name!r}")
         mine = self.config()
@@ -255,7 +254,8 @@ def _normalise(value):
 
 
 def _unpack_state_dict(state_dict) -> tuple:
-    if not isinstance(state_dict, dict) or not {"name", "config", "state"} <= set(state_dict):
+    if (not isinstance(state_dict, dict) or not {"name", "config", "state"} <= set(state_dict)
+            or not isinstance(state_dict["config"], dict) or "lr" not in state_dict["config"]):
         raise ValueError("`state_dict` must be a dict with keys 'name', 'config' and 'state' as returned by "
                          "Optimizer.state_dict()")
     return state_dict["name"], state_dict["config"], list(state_dict["state"])
