@@ -7,6 +7,7 @@ namespace py = pybind11;
 
 void bind_kernels(py::module_& m);
 void bind_plan(py::module_& m);
+void bind_optim(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "denso's C++ kernels (private; use the denso package).";
@@ -20,4 +21,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("simd_instruction_sets", [] { return std::string(Eigen::SimdInstructionSetsInUse()); });
   bind_kernels(m);
   bind_plan(m);
+  bind_optim(m);
 }

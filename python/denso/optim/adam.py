@@ -1,0 +1,95 @@
+"""Adam (optionally AMSGrad) and AdamW (torch.optim.Adam / torch.optim.AdamW)."""
+from __future__ import annotations
+
+from .. import _core
+from .optimizer import KERNEL_DEFAULTS, Optimizer, check_real
+
+
+def _check_betas(betas) -> tuple:
+    """`betas` as a pair of floats, each in [0, 1)."""
+    try:
+        pair = tuple(betas)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2:
+        raise ValueError(f"`betas` must be a pair (beta1, beta2), got {betas!r}")
+    return tuple(check_real(f"betas[{i}]", b, 0.0, 1.0) for i, b in enumerate(pair))
+
+
+class Adam(Optimizer):
+    """Adam, with PyTorch's update rule (t counts this parameter's steps from 1)::
+
+        g ← grad + weight_decay·θ                    (coupled L2, if weight_decay ≠ 0)
+        m ← β1·m + (1 − β1)·g
+        v ← β2·v + (1 − β2)·g²
+        v̂max ← max(v̂max, v) and use it for v below   (amsgrad)
+        θ ← θ − lr·m̂ / (sqrt(v̂) + eps),  m̂ = m/(1 − β1^t),  v̂ = v/(1 − β2^t)
+
+    eps is added after the bias correction, exactly as torch computes it.
+
+    Args:
+        params: iterable of parameters (``.data``/``.grad``), or None to :meth:`bind` later.
+        lr: learning rate, >= 0.
+        betas: (beta1, beta2), each in [0, 1): decay rates of the first and second moments.
+        eps: added to the denominator, >= 0.
+        weight_decay: L2 penalty added to the gradient, >= 0 (see :class:`AdamW` for decoupled decay).
+        amsgrad: keep the running maximum of v (AMSGrad).
+
+    Example:
+        >>> opt = Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    """
+
+    name = "adam"
+    kind = "adam"
+    decoupled_weight_decay = False
+
+    def __init__(self, params=None, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False):
+        self.betas = _check_betas(betas)
+        self.eps = check_real("eps", eps)
+        self.weight_decay = check_real("weight_decay", weight_decay)
+        self.amsgrad = bool(amsgrad)
+        super().__init__(params, lr)
+
+    def config(self) -> dict:
+        return {"name": self.name, "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
+
+    def kernel_config(self) -> dict:
+        return {**KERNEL_DEFAULTS, "kind": self.kind, "lr": self.lr, "beta1": self.betas[0],
+                "beta2": self.betas[1], "eps": self.eps, "weight_decay": self.weight_decay,
+                "amsgrad": self.amsgrad, "decoupled_weight_decay": self.decoupled_weight_decay}
+
+    def slot_names(self) -> tuple:
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
+
+    def _update(self, data, grad, step, state):
+        _core.adam_update(data, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), step,
+                          self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay, self.amsgrad,
+                          self.decoupled_weight_decay)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch's rule::
+
+        θ ← θ·(1 − lr·weight_decay)                  (before the Adam step; not added to the gradient)
+        then the Adam update of :class:`Adam` with weight_decay = 0.
+
+    Args:
+        params: iterable of parameters (``.data``/``.grad``), or None to :meth:`bind` later.
+        lr: learning rate, >= 0.
+        betas: (beta1, beta2), each in [0, 1).
+        eps: added to the denominator, >= 0.
+        weight_decay: decoupled decay rate, >= 0 (default 1e-2, as in torch).
+        amsgrad: keep the running maximum of v (AMSGrad).
+
+    Example:
+        >>> opt = AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    """
+
+    name = "adamw"
+    decoupled_weight_decay = True
+
+    def __init__(self, params=None, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)

@@ -1,0 +1,57 @@
+"""RMSprop, optionally centered and with momentum (torch.optim.RMSprop)."""
+from __future__ import annotations
+
+from .. import _core
+from .optimizer import KERNEL_DEFAULTS, Optimizer, check_real
+
+
+class RMSprop(Optimizer):
+    """RMSprop, with PyTorch's update rule::
+
+        g ← grad + weight_decay·θ                    (coupled L2, if weight_decay ≠ 0)
+        v ← alpha·v + (1 − alpha)·g²
+        ḡ ← alpha·ḡ + (1 − alpha)·g;  d ← sqrt(v − ḡ²) + eps      (centered)
+        d ← sqrt(v) + eps                                          (otherwise)
+        b ← momentum·b + g/d;  θ ← θ − lr·b                       (if momentum > 0)
+        θ ← θ − lr·g/d                                             (otherwise)
+
+    Args:
+        params: iterable of parameters (``.data``/``.grad``), or None to :meth:`bind` later.
+        lr: learning rate, >= 0.
+        alpha: smoothing constant of the squared-gradient average, >= 0.
+        eps: added to the denominator, >= 0.
+        momentum: momentum factor, >= 0.
+        centered: normalise by the estimated variance of the gradient instead of its second moment.
+        weight_decay: L2 penalty added to the gradient, >= 0.
+
+    Example:
+        >>> opt = RMSprop(model.parameters(), lr=1e-3, centered=True)
+    """
+
+    name = "rmsprop"
+    kind = "rmsprop"
+
+    def __init__(self, params=None, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 momentum: float = 0.0, centered: bool = False, weight_decay: float = 0.0):
+        self.alpha = check_real("alpha", alpha)
+        self.eps = check_real("eps", eps)
+        self.momentum = check_real("momentum", momentum)
+        self.centered = bool(centered)
+        self.weight_decay = check_real("weight_decay", weight_decay)
+        super().__init__(params, lr)
+
+    def config(self) -> dict:
+        return {"name": self.name, "lr": self.lr, "alpha": self.alpha, "eps": self.eps,
+                "momentum": self.momentum, "centered": self.centered, "weight_decay": self.weight_decay}
+
+    def kernel_config(self) -> dict:
+        return {**KERNEL_DEFAULTS, "kind": self.kind, "lr": self.lr, "alpha": self.alpha, "eps": self.eps,
+                "momentum": self.momentum, "centered": self.centered, "weight_decay": self.weight_decay}
+
+    def slot_names(self) -> tuple:
+        return ("square_avg",) + (("grad_avg",) if self.centered else ()) + \
+            (("momentum_buffer",) if self.momentum > 0 else ())
+
+    def _update(self, data, grad, step, state):
+        _core.rmsprop_update(data, grad, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
+                             step, self.lr, self.alpha, self.eps, self.momentum, self.weight_decay, self.centered)

@@ -1,0 +1,58 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD)."""
+from __future__ import annotations
+
+from .. import _core
+from .optimizer import KERNEL_DEFAULTS, Optimizer, check_real
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with PyTorch's update rule::
+
+        g ← grad + weight_decay·θ                    (coupled L2, if weight_decay ≠ 0)
+        b ← g at the first step, then b ← momentum·b + (1 − dampening)·g      (if momentum ≠ 0)
+        g ← g + momentum·b (nesterov)  or  g ← b                               (if momentum ≠ 0)
+        θ ← θ − lr·g
+
+    The textbook moving-average momentum ``m = β·m + (1 − β)·g`` is ``SGD(momentum=β, dampening=β)``
+    (except that, as in PyTorch, the first step takes ``m = g`` undampened).
+
+    Args:
+        params: iterable of parameters (``.data``/``.grad``), or None to :meth:`bind` later.
+        lr: learning rate, >= 0.
+        momentum: momentum factor, >= 0.
+        dampening: dampening of the momentum, >= 0.
+        nesterov: Nesterov momentum; needs momentum > 0 and dampening = 0.
+        weight_decay: L2 penalty added to the gradient, >= 0.
+
+    Example:
+        >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    """
+
+    name = "sgd"
+    kind = "sgd"
+
+    def __init__(self, params=None, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0):
+        self.momentum = check_real("momentum", momentum)
+        self.dampening = check_real("dampening", dampening)
+        self.nesterov = bool(nesterov)
+        self.weight_decay = check_real("weight_decay", weight_decay)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError(f"`nesterov=True` requires `momentum` > 0 and `dampening` = 0, got "
+                             f"momentum={self.momentum!r}, dampening={self.dampening!r}")
+        super().__init__(params, lr)
+
+    def config(self) -> dict:
+        return {"name": self.name, "lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
+                "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+
+    def kernel_config(self) -> dict:
+        return {**KERNEL_DEFAULTS, "kind": self.kind, "lr": self.lr, "momentum": self.momentum,
+                "dampening": self.dampening, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+
+    def slot_names(self) -> tuple:
+        return ("momentum_buffer",) if self.momentum != 0 else ()
+
+    def _update(self, data, grad, step, state):
+        _core.sgd_update(data, grad, state.get("momentum_buffer"), step, self.lr, self.momentum,
+                         self.dampening, self.weight_decay, self.nesterov)
