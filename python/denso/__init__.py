@@ -20,6 +20,12 @@ from .functional import (
     tanh,
 )
 from .gradcheck import gradcheck
+from . import callbacks, initializers, losses, metrics, optim
+from .callbacks import EarlyStopping, History, LambdaCallback, LearningRateScheduler, ModelCheckpoint
+from .fitting import TrainingDiverged
+from .io import load_model
+from .model import Sequential
+from .nn import Dense, Dropout, GaussianNoise
 from .ops import exp, log, matmul
 
 __version__ = _core.__version__
@@ -30,4 +36,7 @@ __all__ = [
     "exp", "log", "matmul",
     "mse", "binary_crossentropy", "categorical_crossentropy",
     "set_num_threads", "get_num_threads", "__version__",
+    "Sequential", "Dense", "Dropout", "GaussianNoise", "load_model", "TrainingDiverged",
+    "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "LambdaCallback",
+    "optim", "callbacks", "initializers", "losses", "metrics",
 ]
