@@ -1,6 +1,4 @@
 """Sequential: compile/fit/evaluate/predict/summary/save/load, callbacks and errors."""
-import io
-import os
 import re
 
 import numpy as np

@@ -1,5 +1,4 @@
 """Real data reaches a quality bar."""
-import os
 
 import numpy as np
 import pytest

@@ -6,13 +6,12 @@ so the C++ plan and the Tensor graph update the very same memory with the very s
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from . import _core
+from . import initializers
 from . import losses as losses_module
-from ._checks import as_float_array, require_finite, require_ndim, require_number, require_positive_int, shape_str
+from ._checks import as_float_array, require_finite, require_ndim, require_positive_int, shape_str
 from .autograd import Tensor
 from .nn import Dense, Layer
 from .training import GraphEngine, PlanEngine
@@ -97,9 +96,10 @@ class Sequential:
             for name, shape, init in layer_shapes:
                 size = int(np.prod(shape))
                 view = self._flat.data[offset:offset + size].reshape(shape)
-                view[...] = init(shape, rng, self.dtype)
-                setattr(layer, name, Tensor(view, requires_grad=True))
-                getattr(layer, name).data = view  # keep the view (Tensor() may not copy, but be explicit)
+                view[...] = initializers.initialize(init, shape, rng, self.dtype)
+                tensor = Tensor(view, requires_grad=True)
+                tensor.data = view  # the parameter must stay a view into the flat buffer
+                setattr(layer, name, tensor)
                 offsets.append(offset)
                 offset += size
             self._offsets.append(tuple(offsets) + (0,) * (2 - len(offsets)))
