@@ -1,0 +1,463 @@
+// denso_bench: the fused training step (Plan<float>::train) and the kernels it is made of, timed
+// natively (no Python), against Eigen's own float32 GEMM ceiling. Prints markdown tables.
+//
+//   denso_bench [--threads 1,2] [--batch 1,8,32,128,512,2048] [--repeats 7] [--min-time 0.05]
+//               [--layers 784,256,128,10] [--samples 8192] [--gemm 2048] [--no-kernels] [--quick]
+//
+// A training step costs 6·params·batch FLOPs (forward 2, backward 4). Every figure is the median
+// over --repeats timed runs, each at least --min-time seconds of back-to-back calls after a warm-up.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+#include "denso/plan.hpp"
+#include "denso/rng.hpp"
+#include "denso/threads.hpp"
+
+namespace {
+
+using denso::Index;
+using Mat = denso::Matrix<float>;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::vector<long> threads{1, 2};
+  std::vector<long> batches{1, 8, 32, 128, 512, 2048};
+  std::vector<long> layers{784, 256, 128, 10};
+  int repeats = 7;
+  double min_time = 0.05;  // seconds of back-to-back calls per timed repeat
+  Index samples = 8192;    // samples per timed Plan::train call (whole batches, at least one)
+  Index gemm = 2048;       // n of the n³ GEMM ceiling
+  bool kernels = true;
+};
+
+const char* kUsage =
+    "usage: denso_bench [--threads 1,2] [--batch 1,8,32,128,512,2048] [--repeats 7] [--min-time 0.05]\n"
+    "                   [--layers 784,256,128,10] [--samples 8192] [--gemm 2048] [--no-kernels] [--quick]\n";
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr, "denso_bench: %s\n%s", message.c_str(), kUsage);
+  std::exit(2);
+}
+
+std::vector<long> parse_list(const std::string& text, const char* flag) {
+  std::vector<long> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', pos), text.size());
+    char* end = nullptr;
+    const std::string item = text.substr(pos, comma - pos);
+    const long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < 1) usage_error(std::string(flag) + " expects positive integers, got '" + text + "'");
+    out.push_back(v);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--threads") o.threads = parse_list(value(), "--threads");
+    else if (a == "--batch") o.batches = parse_list(value(), "--batch");
+    else if (a == "--layers") o.layers = parse_list(value(), "--layers");
+    else if (a == "--repeats") o.repeats = int(parse_list(value(), "--repeats").at(0));
+    else if (a == "--samples") o.samples = parse_list(value(), "--samples").at(0);
+    else if (a == "--gemm") o.gemm = parse_list(value(), "--gemm").at(0);
+    else if (a == "--min-time") o.min_time = std::atof(value().c_str());
+    else if (a == "--no-kernels") o.kernels = false;
+    else if (a == "--quick") { o.batches = {1, 32}; o.repeats = 3; o.min_time = 0.002; o.samples = 256; o.gemm = 256; }
+    else if (a == "--help" || a == "-h") { std::printf("%s", kUsage); std::exit(0); }
+    else usage_error("unknown option '" + a + "'");
+  }
+  if (o.layers.size() < 2) usage_error("--layers needs at least an input and an output width");
+  if (!(o.min_time > 0)) usage_error("--min-time must be positive");
+  return o;
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Median seconds per call of fn: a warm-up call, a calibration of the calls per repeat, then
+// `repeats` runs of at least min_time seconds each.
+template <class F>
+double time_per_call(F&& fn, const Options& o) {
+  fn();
+  long calls = 1;
+  double t = 0;
+  for (;;) {
+    const auto t0 = Clock::now();
+    for (long i = 0; i < calls; ++i) fn();
+    t = seconds_since(t0);
+    if (t >= o.min_time / 8 || calls >= (1L << 26)) break;
+    calls *= 8;
+  }
+  calls = std::max(1L, static_cast<long>(calls * o.min_time / std::max(t, 1e-9)));
+  std::vector<double> per_call;
+  for (int r = 0; r < o.repeats; ++r) {
+    const auto t0 = Clock::now();
+    for (long i = 0; i < calls; ++i) fn();
+    per_call.push_back(seconds_since(t0) / calls);
+  }
+  return median(per_call);
+}
+
+volatile double g_sink = 0;  // keeps results of value-returning kernels alive
+
+// ---- formatting ---------------------------------------------------------------------------------------
+std::string fmt(double v) {  // about 3 significant figures, thousands separated above 1000
+  char buf[64];
+  if (!std::isfinite(v)) return "n/a";
+  if (std::fabs(v) >= 1000) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    std::string s = buf, out;
+    const int digits = int(s.size()) - (s[0] == '-');
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      out += s[i];
+      const int left = int(s.size() - i - 1);
+      if (left > 0 && left % 3 == 0 && !(i == 0 && s[0] == '-') && digits > 3) out += ',';
+    }
+    return out;
+  }
+  const int decimals = v == 0 ? 0 : std::max(0, 2 - int(std::floor(std::log10(std::fabs(v)))));
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
+  std::string line = "|", rule = "|";
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    line += " " + headers[i] + " |";
+    rule += i == 0 ? "---|" : "---:|";
+  }
+  std::printf("%s\n%s\n", line.c_str(), rule.c_str());
+  for (const auto& row : rows) {
+    std::string r = "|";
+    for (const auto& c : row) r += " " + c + " |";
+    std::printf("%s\n", r.c_str());
+  }
+  std::printf("\n");
+}
+
+std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  double a = 0, b = 0, c = 0;
+  if (!(f >> a >> b >> c)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f", a, b, c);
+  return buf;
+}
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+// ---- the network ---------------------------------------------------------------------------------------
+struct Net {
+  std::vector<denso::DenseSpec> specs;  // ReLU hidden layers, identity output (fused into the loss)
+  Index n_params = 0;
+  std::vector<float> params, grads;
+  std::vector<std::vector<float>> slots;  // exp_avg, exp_avg_sq, max_exp_avg_sq
+
+  explicit Net(const std::vector<long>& widths) {
+    for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+      denso::DenseSpec s;
+      s.in = widths[l];
+      s.out = widths[l + 1];
+      s.activation = l + 2 < widths.size() ? denso::Activation::relu : denso::Activation::identity;
+      s.weight_offset = n_params;
+      s.bias_offset = n_params + s.in * s.out;
+      n_params += s.in * s.out + s.out;
+      specs.push_back(s);
+    }
+    params.assign(n_params, 0.0f);
+    grads.assign(n_params, 0.0f);
+    slots.assign(3, std::vector<float>(n_params, 0.0f));
+    std::mt19937 gen(0);
+    for (const auto& s : specs) {  // He uniform weights, zero biases
+      std::uniform_real_distribution<float> u(-std::sqrt(6.0f / s.in), std::sqrt(6.0f / s.in));
+      for (Index i = 0; i < s.in * s.out; ++i) params[s.weight_offset + i] = u(gen);
+    }
+  }
+  std::vector<float*> slot_ptrs(int count) {
+    std::vector<float*> out;
+    for (int i = 0; i < count; ++i) out.push_back(slots[i].data());
+    return out;
+  }
+};
+
+struct Data {
+  Mat x;
+  std::vector<std::int64_t> labels;
+  Data(Index n, Index in, Index classes) : x(n, in), labels(n) {
+    std::mt19937 gen(1);
+    std::normal_distribution<float> normal;
+    for (Index i = 0; i < x.size(); ++i) x.data()[i] = normal(gen);
+    std::uniform_int_distribution<std::int64_t> label(0, classes - 1);
+    for (auto& y : labels) y = label(gen);
+  }
+};
+
+denso::OptimizerConfig adam_config() {
+  denso::OptimizerConfig c;
+  c.kind = denso::OptimizerKind::adam;
+  c.lr = 1e-3;
+  return c;
+}
+
+// ---- measurements -------------------------------------------------------------------------------------------
+double gemm_ceiling(Index n, const Options& o) {  // GFLOP/s of C = A·B, float32 n×n, row-major
+  Mat a = Mat::Random(n, n), b = Mat::Random(n, n), c(n, n);
+  const double s = time_per_call([&] { c.noalias() = a * b; }, o);
+  g_sink = g_sink + c(0, 0);
+  return 2.0 * double(n) * n * n / s / 1e9;
+}
+
+// Seconds per step of Plan::train over whole batches of synthetic data (one call = one epoch).
+double train_step(const Options& o, const Data& data, Index batch) {
+  Net net(o.layers);
+  const Index batches = std::max<Index>(1, o.samples / batch), n = batches * batch;
+  std::vector<std::int64_t> order(n);
+  denso::shuffled_indices(7, 0, n, order.data());
+  const auto cfg = adam_config();
+  denso::Plan<float> plan(net.specs, denso::LossKind::softmax_xent_labels, cfg, batch, 42, net.params.data(),
+                          net.grads.data(), net.slot_ptrs(denso::optimizer_slot_count(cfg)));
+  std::vector<double> lrs(batches, cfg.lr);
+  long step = 0;
+  const double s = time_per_call([&] {
+    const auto t = plan.train(data.x.data(), nullptr, data.labels.data(), n, order.data(), batch, 0, batches,
+                              lrs.data(), &step);
+    g_sink = g_sink + t.loss;
+  }, o);
+  return s / batches;
+}
+
+struct KernelRow {
+  std::string name;
+  double seconds;
+  bool part_of_step;  // counted in the sum (sub-rows that split another row are not)
+  double gflop = 0;   // for GEMM kernels: work per call
+};
+
+// Each kernel of one training step at `batch` rows, in the order Plan::train runs them.
+std::vector<KernelRow> step_kernels(const Options& o, const Data& data, Index batch) {
+  using namespace denso;
+  Net net(o.layers);
+  const auto& specs = net.specs;
+  const Index L = Index(specs.size());
+  std::vector<Mat> act(L + 1), grad(L + 1);  // act[0] = gathered input; act[l+1] = layer l output
+  act[0].resize(batch, specs[0].in);
+  std::vector<std::int64_t> idx(batch), labels(batch);
+  denso::shuffled_indices(3, 0, batch, idx.data());
+  std::mt19937 gen(2);
+  std::normal_distribution<float> normal;
+  for (Index l = 0; l < L; ++l) {
+    act[l + 1].resize(batch, specs[l].out);
+    grad[l + 1].resize(batch, specs[l].out);
+    for (Index i = 0; i < act[l + 1].size(); ++i) act[l + 1].data()[i] = std::max(0.0f, normal(gen));
+    for (Index i = 0; i < grad[l + 1].size(); ++i) grad[l + 1].data()[i] = 1e-3f * normal(gen);
+  }
+  for (Index r = 0; r < batch; ++r) act[0].row(r) = data.x.row(idx[r]);
+  auto W = [&](Index l) { return CMapMat<float>(net.params.data() + specs[l].weight_offset, specs[l].in, specs[l].out); };
+  auto b = [&](Index l) { return net.params.data() + specs[l].bias_offset; };
+  auto dW = [&](Index l) { return MapMat<float>(net.grads.data() + specs[l].weight_offset, specs[l].in, specs[l].out); };
+  auto shape = [&](Index l) { return "L" + std::to_string(l + 1) + " " + std::to_string(specs[l].in) + "→" + std::to_string(specs[l].out); };
+  std::vector<KernelRow> rows;
+  auto add = [&](std::string name, auto&& fn, bool part = true, double gflop = 0) {
+    rows.push_back({std::move(name), time_per_call(fn, o), part, gflop});
+  };
+
+  add("gather batch rows", [&] {
+    for (Index r = 0; r < batch; ++r) {
+      act[0].row(r) = data.x.row(idx[r]);
+      labels[r] = data.labels[idx[r]];
+    }
+  });
+  for (Index l = 0; l < L; ++l) {
+    const auto& s = specs[l];
+    const double gf = 2.0 * batch * s.in * s.out / 1e9;
+    add(shape(l) + " forward (X·W, bias, act)", [&] { dense_forward<float>(act[l], W(l), b(l), s.activation, 0.01f, act[l + 1]); }, true, gf);
+    add("  ↳ of which bias + act", [&] { bias_activate<float>(act[l + 1], b(l), s.activation, 0.01f); }, false);
+  }
+  Mat z = act[L];  // logits, kept apart so the loss does not see its own gradient
+  add("softmax CE loss + dZ", [&] { g_sink = g_sink + softmax_xent_labels_loss<float>(z, labels.data(), grad[L].data()); });
+  for (Index l = L - 1; l >= 0; --l) {
+    const auto& s = specs[l];
+    const double gf = 2.0 * batch * s.in * s.out / 1e9;
+    add(shape(l) + " dW = Xᵀ·G, db", [&] { dense_backward_params<float>(act[l], grad[l + 1], dW(l), net.grads.data() + s.bias_offset, false); }, true, gf);
+    if (l == 0) break;
+    add(shape(l) + " dX = G·Wᵀ", [&] { dense_backward_input<float>(grad[l + 1], W(l), grad[l], false); }, true, gf);
+    add("L" + std::to_string(l) + " relu′ (G ⊙ [A > 0])", [&] { activation_backward<float>(act[l], grad[l], specs[l - 1].activation, 0.01f); });
+  }
+  const auto cfg = adam_config();
+  auto slots = net.slot_ptrs(3);
+  long step = 0;
+  add("Adam update (" + fmt(double(net.n_params)) + " params)", [&] {
+    optimizer_update<float>(cfg, ++step, net.n_params, net.params.data(), net.grads.data(), slots.data());
+  });
+  return rows;
+}
+
+struct OptimizerCase {
+  std::string name;
+  denso::OptimizerConfig config;
+  int bytes_per_param;  // memory traffic: every buffer read and every buffer written
+};
+
+std::vector<OptimizerCase> optimizer_cases() {
+  using denso::OptimizerKind;
+  std::vector<OptimizerCase> cases;
+  denso::OptimizerConfig c;
+  c.kind = OptimizerKind::sgd;
+  c.lr = 0.01;
+  cases.push_back({"SGD", c, 12});
+  c.momentum = 0.9;
+  c.nesterov = true;
+  cases.push_back({"SGD momentum 0.9, Nesterov", c, 20});
+  c = {};
+  c.kind = OptimizerKind::rmsprop;
+  cases.push_back({"RMSprop", c, 20});
+  c = adam_config();
+  cases.push_back({"Adam", c, 28});
+  c.weight_decay = 0.01;
+  c.decoupled_weight_decay = true;
+  cases.push_back({"AdamW (weight decay 0.01)", c, 28});
+  c = adam_config();
+  c.amsgrad = true;
+  cases.push_back({"Adam AMSGrad", c, 36});
+  return cases;
+}
+
+double optimizer_seconds(const Options& o, const OptimizerCase& oc) {
+  Net net(o.layers);
+  for (Index i = 0; i < net.n_params; ++i) net.grads[i] = 1e-3f * float((i % 17) - 8);
+  auto slots = net.slot_ptrs(3);
+  long step = 0;
+  return time_per_call([&] {
+    denso::optimizer_update<float>(oc.config, ++step, net.n_params, net.params.data(), net.grads.data(), slots.data());
+  }, o);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse_options(argc, argv);
+  const Net proto(o.layers);
+  const double flop_per_sample = 6.0 * double(proto.n_params);
+  Index rows_needed = o.samples;
+  for (long b : o.batches) rows_needed = std::max<Index>(rows_needed, std::max<Index>(1, o.samples / b) * b);
+  const Data data(rows_needed, o.layers.front(), o.layers.back());
+
+  std::string widths;
+  for (long w : o.layers) widths += (widths.empty() ? "" : "-") + std::to_string(w);
+  std::printf("## denso_bench (native, no Python)\n\n%s · Eigen %d.%d.%d (%s) · OpenMP %s · network %s "
+              "(ReLU, softmax cross-entropy, Adam; %s params, %.2f MFLOP per training sample) · medians of %d "
+              "repeats of ≥ %g s · load average at start %s\n\n",
+              cpu_model().c_str(), EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION,
+              Eigen::SimdInstructionSetsInUse(), denso::has_openmp() ? "on" : "off", widths.c_str(),
+              fmt(double(proto.n_params)).c_str(), flop_per_sample / 1e6, o.repeats, o.min_time,
+              load_average().c_str());
+  std::fflush(stdout);
+
+  std::vector<std::vector<std::string>> ceiling_rows, train_rows, optimizer_rows;
+  std::vector<double> ceilings;
+  for (long threads : o.threads) {
+    denso::set_num_threads(int(threads));
+    const double ceiling = gemm_ceiling(o.gemm, o);
+    ceilings.push_back(ceiling);
+    ceiling_rows.push_back({std::to_string(threads), fmt(2.0 * o.gemm * o.gemm * o.gemm / ceiling / 1e6), fmt(ceiling)});
+    std::fprintf(stderr, "threads %ld: GEMM ceiling %.1f GFLOP/s\n", threads, ceiling);
+  }
+  std::printf("### Eigen GEMM ceiling (float32 %ld³, row-major)\n\n", long(o.gemm));
+  print_table({"threads", "ms", "GFLOP/s"}, ceiling_rows);
+
+  for (std::size_t t = 0; t < o.threads.size(); ++t) {
+    denso::set_num_threads(int(o.threads[t]));
+    for (long batch : o.batches) {
+      const double s = train_step(o, data, batch);
+      const double gflops = flop_per_sample * batch / s / 1e9;
+      train_rows.push_back({std::to_string(o.threads[t]), std::to_string(batch), fmt(s * 1e6), fmt(batch / s),
+                            fmt(gflops), fmt(100 * gflops / ceilings[t]) + "%"});
+    }
+  }
+  std::printf("### Training step (Plan<float>::train: gather, forward, softmax CE, backward, Adam)\n\n");
+  print_table({"threads", "batch", "µs/step", "samples/s", "GFLOP/s", "% of GEMM ceiling"}, train_rows);
+  std::fflush(stdout);
+
+  if (o.kernels) {
+    for (std::size_t t = 0; t < o.threads.size(); ++t) {
+      denso::set_num_threads(int(o.threads[t]));
+      std::vector<std::vector<KernelRow>> per_batch;
+      std::vector<double> steps;
+      for (long batch : o.batches) {
+        per_batch.push_back(step_kernels(o, data, batch));
+        steps.push_back(train_step(o, data, batch));
+      }
+      std::vector<std::string> headers{"kernel"};
+      for (long batch : o.batches) headers.push_back("batch " + std::to_string(batch));
+      std::vector<std::vector<std::string>> rows, gemm_rows;
+      for (std::size_t k = 0; k < per_batch[0].size(); ++k) {
+        std::vector<std::string> row{per_batch[0][k].name}, grow{per_batch[0][k].name};
+        for (std::size_t i = 0; i < o.batches.size(); ++i) {
+          const auto& kr = per_batch[i][k];
+          row.push_back(fmt(kr.seconds * 1e6) + " (" + fmt(100 * kr.seconds / steps[i]) + "%)");
+          grow.push_back(fmt(kr.gflop / kr.seconds));
+        }
+        rows.push_back(row);
+        if (per_batch[0][k].gflop > 0) gemm_rows.push_back(grow);
+      }
+      std::vector<std::string> sum{"**sum of kernels**"}, step{"**measured step**"}, other{"other (step − sum)"};
+      for (std::size_t i = 0; i < o.batches.size(); ++i) {
+        double total = 0;
+        for (const auto& kr : per_batch[i]) total += kr.part_of_step ? kr.seconds : 0;
+        sum.push_back(fmt(total * 1e6) + " (" + fmt(100 * total / steps[i]) + "%)");
+        step.push_back(fmt(steps[i] * 1e6));
+        other.push_back(fmt((steps[i] - total) * 1e6) + " (" + fmt(100 * (steps[i] - total) / steps[i]) + "%)");
+      }
+      rows.push_back(sum);
+      rows.push_back(step);
+      rows.push_back(other);
+      std::printf("### Step profile, %ld thread(s): µs per kernel call (share of the measured step)\n\n",
+                  o.threads[t]);
+      print_table(headers, rows);
+      std::printf("### Dense GEMM kernels, %ld thread(s): GFLOP/s (ceiling %s)\n\n", o.threads[t],
+                  fmt(ceilings[t]).c_str());
+      print_table(headers, gemm_rows);
+      std::fflush(stdout);
+    }
+  }
+
+  for (long threads : o.threads) {
+    denso::set_num_threads(int(threads));
+    for (const auto& oc : optimizer_cases()) {
+      const double s = optimizer_seconds(o, oc);
+      optimizer_rows.push_back({oc.name, std::to_string(threads), fmt(s * 1e6),
+                                fmt(double(oc.bytes_per_param) * proto.n_params / s / 1e9)});
+    }
+  }
+  std::printf("### Optimizer updates (%s float32 params, one flat buffer)\n\n", fmt(double(proto.n_params)).c_str());
+  print_table({"optimizer", "threads", "µs/update", "GB/s (buffers read + written)"}, optimizer_rows);
+  std::printf("Load average at end: %s\n", load_average().c_str());
+  return 0;
+}
