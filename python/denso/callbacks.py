@@ -174,6 +174,15 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(_log_float(value, key))
 
+    def plot(self, path=None, metrics=None, title=None, log_loss: bool = False):
+        """Plot loss and metrics per epoch, train against validation; save to `path` (e.g. a .png).
+
+        Returns the matplotlib Figure. Needs matplotlib (`pip install 'denso[plot]'`); see
+        denso.plotting.plot_history for the arguments.
+        """
+        from .plotting import plot_history
+        return plot_history(self, path, metrics=metrics, title=title, log_loss=log_loss)
+
 
 def _log_float(value, key: str) -> float:
     """A logged value as a float, or TypeError naming its key."""
