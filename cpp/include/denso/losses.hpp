@@ -7,11 +7,13 @@
 
 namespace denso {
 
-// Row log-sum-exp, shifted by the max so logits of ±1e4 stay finite.
+// Σ_j exp(z_j − max z) of one row, in double; `m` receives max z. Softmax is then
+// exp(z − m) / s and log-sum-exp is m + log s. Shifted values z − m are exact for the logits that
+// matter, so logits of ±1e4 give neither overflow nor the rounding of a 1e4-sized lse.
 template <class Row>
-inline double logsumexp_row(const Row& z) {
-  const double m = static_cast<double>(z.maxCoeff());
-  return m + std::log((z.array().template cast<double>() - m).exp().sum());
+inline double shifted_exp_sum(const Row& z, double& m) {
+  m = static_cast<double>(z.maxCoeff());
+  return (z.array().template cast<double>() - m).exp().sum();
 }
 
 // L = Σ (p − y)² / (n·m);  dP = 2 (p − y) / (n·m).  (PyTorch MSELoss, reduction="mean")
@@ -48,13 +50,14 @@ double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ) {
   const double scale = 1.0 / static_cast<double>(n);
   double total = 0.0;
   for (Index i = 0; i < n; ++i) {
-    const double lse = logsumexp_row(Z.row(i));
-    const double ysum = Y.row(i).template cast<double>().sum();
-    total += lse * ysum - Y.row(i).template cast<double>().dot(Z.row(i).template cast<double>());
-    if (dZ) {
-      auto d = MapMat<T>(dZ, n, Z.cols()).row(i).array();
-      d = ((Z.row(i).array() - T(lse)).exp() * T(ysum) - Y.row(i).array()) * T(scale);
-    }
+    double m;
+    const double s = shifted_exp_sum(Z.row(i), m);
+    const auto shifted = Z.row(i).array().template cast<double>() - m;  // z − max z
+    const auto y = Y.row(i).array().template cast<double>();
+    const double ysum = y.sum();
+    total += ysum * std::log(s) - (y * shifted).sum();  // Σ y (lse − z) without forming lse ≈ 1e4
+    if (dZ)
+      MapMat<T>(dZ, n, Z.cols()).row(i).array() = ((shifted.exp() * (ysum / s) - y) * scale).template cast<T>();
   }
   return total * scale;
 }
@@ -67,11 +70,12 @@ double softmax_xent_labels_loss(CMatRef<T> Z, const std::int64_t* labels, T* dZ)
   const double scale = 1.0 / static_cast<double>(n);
   double total = 0.0;
   for (Index i = 0; i < n; ++i) {
-    const double lse = logsumexp_row(Z.row(i));
-    total += lse - static_cast<double>(Z(i, labels[i]));
+    double m;
+    const double s = shifted_exp_sum(Z.row(i), m);
+    total += std::log(s) - (static_cast<double>(Z(i, labels[i])) - m);
     if (dZ) {
       auto d = MapMat<T>(dZ, n, Z.cols()).row(i).array();
-      d = (Z.row(i).array() - T(lse)).exp() * T(scale);
+      d = ((Z.row(i).array().template cast<double>() - m).exp() * (scale / s)).template cast<T>();
       d(labels[i]) -= T(scale);
     }
   }
