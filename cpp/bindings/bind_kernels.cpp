@@ -2,6 +2,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <cstdint>
+#include <sstream>
 #include "checks.hpp"
 #include "denso/dense.hpp"
 #include "denso/losses.hpp"
@@ -11,6 +12,15 @@ using namespace denso;
 using namespace denso::checks;
 
 namespace {
+
+// The backward pass tells leaky_relu's branches apart by the sign of the output: alpha >= 0.
+void require_alpha(Activation act, double alpha) {
+  if (act == Activation::leaky_relu && !(alpha >= 0)) {
+    std::ostringstream got;
+    got << alpha;
+    fail("`alpha` of leaky_relu must be >= 0, got " + got.str());
+  }
+}
 
 void dense_forward_py(const py::array& x, const py::array& weight, const py::object& bias, py::array out,
                       Activation act, double alpha) {
@@ -24,8 +34,10 @@ void dense_forward_py(const py::array& x, const py::array& weight, const py::obj
            ", got " + shape_str(weight));
     const T* b = vector_or_null<T>(bias, "bias", W.cols());
     require_shape(A, "out", X.rows(), W.cols());
+    require_alpha(act, alpha);
     require_no_overlap(A, "out", X, "x");
     require_no_overlap(A, "out", W, "weight");
+    if (b) require_no_overlap(A, "out", CMapVec<T>(b, W.cols()), "bias");
     py::gil_scoped_release release;
     dense_forward<T>(X, W, b, act, T(alpha), A);
   });
@@ -37,6 +49,8 @@ void activation_forward_py(const py::array& z, py::array out, Activation act, do
     auto Z = matrix<T>(z, "z");
     auto A = mut_matrix<T>(out, "out");
     require_shape(A, "out", Z.rows(), Z.cols());
+    require_alpha(act, alpha);
+    if (A.data() != Z.data()) require_no_overlap(A, "out", Z, "z");  // `out` may be `z` itself (in place)
     py::gil_scoped_release release;
     if (A.data() != Z.data()) A = Z;
     bias_activate<T>(A, nullptr, act, T(alpha));
@@ -49,6 +63,8 @@ void activation_backward_py(const py::array& out, py::array grad, Activation act
     auto A = matrix<T>(out, "out");
     auto G = mut_matrix<T>(grad, "grad");
     require_shape(G, "grad", A.rows(), A.cols());
+    require_alpha(act, alpha);
+    require_no_overlap(G, "grad", A, "out");
     py::gil_scoped_release release;
     activation_backward<T>(A, G, act, T(alpha));
   });
@@ -67,6 +83,12 @@ void dense_backward_params_py(const py::array& x, const py::array& grad, py::arr
     T* db = mut_vector_or_null<T>(grad_bias, "grad_bias", G.cols());
     require_no_overlap(dW, "grad_weight", X, "x");
     require_no_overlap(dW, "grad_weight", G, "grad");
+    if (db) {
+      const MapVec<T> dbv(db, G.cols());
+      require_no_overlap(dbv, "grad_bias", X, "x");
+      require_no_overlap(dbv, "grad_bias", G, "grad");
+      require_no_overlap(dbv, "grad_bias", dW, "grad_weight");
+    }
     py::gil_scoped_release release;
     dense_backward_params<T>(X, G, dW, db, accumulate);
   });
@@ -99,13 +121,16 @@ double matrix_target_loss(const py::array& pred, const char* pred_name, const py
   require_shape(Y, "target", P.rows(), P.cols());
   T* dP = nullptr;
   if (!grad.is_none()) {
-    auto g = py::reinterpret_borrow<py::array>(grad);
+    auto g = as_array(grad, "grad");
     auto G = mut_matrix<T>(g, "grad");
     require_shape(G, "grad", P.rows(), P.cols());
+    require_no_overlap(G, "grad", P, pred_name);
+    require_no_overlap(G, "grad", Y, "target");
     dP = G.data();
   }
-  if (P.rows() == 0) fail(std::string("`") + pred_name + "` must hold at least one sample, got shape (0, " +
-                          std::to_string(P.cols()) + ")");
+  if (P.rows() == 0 || P.cols() == 0)
+    fail(std::string("`") + pred_name + "` must hold at least one sample and one output, got shape " +
+         shape_str(pred));
   py::gil_scoped_release release;
   return kernel(P, Y, dP);
 }
@@ -151,9 +176,12 @@ double softmax_xent_labels_loss_py(const py::array& logits, const py::array& lab
              " at index " + std::to_string(i));
     T* dZ = nullptr;
     if (!grad.is_none()) {
-      auto g = py::reinterpret_borrow<py::array>(grad);
+      auto g = as_array(grad, "grad");
       auto G = mut_matrix<T>(g, "grad");
       require_shape(G, "grad", Z.rows(), Z.cols());
+      require_no_overlap(G, "grad", Z, "logits");  // the kernel reads labels and logits while writing grad
+      require_no_overlap(G, "grad", Eigen::Map<const Eigen::Matrix<std::int64_t, 1, Eigen::Dynamic>>(y, Z.rows()),
+                         "labels");
       dZ = G.data();
     }
     py::gil_scoped_release release;

@@ -23,11 +23,17 @@ inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cas
 
 [[noreturn]] inline void fail(const std::string& msg) { throw std::invalid_argument(msg); }
 
+inline std::string type_name(const py::handle& h) { return Py_TYPE(h.ptr())->tp_name; }
+
+// `a` may be any object a caller reinterpreted as an array: check that before reading its dtype.
 template <class T>
 void require_dtype(const py::array& a, const char* name) {
-  if (!py::isinstance<py::array_t<T>>(a) || !a.dtype().is(py::dtype::of<T>()))
-    throw py::type_error(std::string("`") + name + "` must have dtype " +
-                         py::str(py::dtype::of<T>()).cast<std::string>() + " like the other operands, got " +
+  const std::string expected = py::str(py::dtype::of<T>()).cast<std::string>();
+  if (!py::isinstance<py::array>(a))
+    throw py::type_error(std::string("`") + name + "` must be a numpy array of dtype " + expected + ", got " +
+                         type_name(a));
+  if (!a.dtype().equal(py::dtype::of<T>()))  // equivalent, not identical: a float64 with metadata is float64
+    throw py::type_error(std::string("`") + name + "` must have dtype " + expected + " like the other operands, got " +
                          dtype_str(a));
 }
 
@@ -53,11 +59,18 @@ MapMat<T> mut_matrix(py::array& a, const char* name) {
   return MapMat<T>(static_cast<T*>(a.mutable_data()), a.shape(0), a.shape(1));
 }
 
+// An optional argument (typed py::object) as an array; anything else is a TypeError naming it.
+inline py::array as_array(const py::object& a, const char* name) {
+  if (!py::isinstance<py::array>(a))
+    throw py::type_error(std::string("`") + name + "` must be a numpy array or None, got " + type_name(a));
+  return py::reinterpret_borrow<py::array>(a);
+}
+
 // A 1-D vector of `length` (null when `a` is None).
 template <class T>
 const T* vector_or_null(const py::object& a, const char* name, Index length) {
   if (a.is_none()) return nullptr;
-  auto arr = py::reinterpret_borrow<py::array>(a);
+  auto arr = as_array(a, name);
   require_dtype<T>(arr, name);
   require_layout(arr, name, 1, false);
   if (arr.shape(0) != length)
@@ -68,8 +81,7 @@ const T* vector_or_null(const py::object& a, const char* name, Index length) {
 template <class T>
 T* mut_vector_or_null(const py::object& a, const char* name, Index length) {
   if (a.is_none()) return nullptr;
-  auto arr = py::reinterpret_borrow<py::array>(a);
-  if (!arr.writeable()) fail(std::string("`") + name + "` is an output and must be writeable");
+  if (!as_array(a, name).writeable()) fail(std::string("`") + name + "` is an output and must be writeable");
   return const_cast<T*>(vector_or_null<T>(a, name, length));
 }
 
@@ -94,8 +106,8 @@ void require_no_overlap(const A& out, const char* out_name, const B& in, const c
 // Calls f.template operator()<float|double>() after checking `a`'s dtype is one of the two.
 template <class F>
 auto dispatch_float(const py::array& a, const char* name, F&& f) {
-  if (a.dtype().is(py::dtype::of<float>())) return f(float{});
-  if (a.dtype().is(py::dtype::of<double>())) return f(double{});
+  if (a.dtype().equal(py::dtype::of<float>())) return f(float{});
+  if (a.dtype().equal(py::dtype::of<double>())) return f(double{});
   throw py::type_error(std::string("`") + name + "` must have dtype float32 or float64, got " + dtype_str(a));
 }
 
