@@ -21,10 +21,12 @@ def as_float_array(x, name: str, dtype=None) -> np.ndarray:
     """
     arr = np.asarray(x)
     kind = arr.dtype.kind
+    # a byte-swapped float64 (e.g. read from a big-endian file) is still float64
+    native = np.dtype(arr.dtype.newbyteorder("=").name) if kind == "f" else arr.dtype
     if kind in "iub":
         target = np.dtype(dtype) if dtype is not None else np.dtype(np.float64)
-    elif arr.dtype in FLOAT_DTYPES:
-        target = np.dtype(dtype) if dtype is not None else arr.dtype
+    elif kind == "f" and native in FLOAT_DTYPES:
+        target = np.dtype(dtype) if dtype is not None else native
     else:
         raise TypeError(f"`{name}` must hold float32 or float64 numbers, got dtype {arr.dtype}")
     if target not in FLOAT_DTYPES:

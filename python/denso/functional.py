@@ -38,12 +38,13 @@ def get_activation(name) -> "_core.Activation":
 
 def _rows(data: np.ndarray) -> np.ndarray:
     """A C-contiguous 2-D (rows, last axis) view of `data` for the row-wise kernels."""
-    return np.ascontiguousarray(data).reshape(-1, data.shape[-1] if data.ndim else 1)
+    rows = int(np.prod(data.shape[:-1]))  # not -1: numpy cannot infer it when the last axis is empty
+    return np.ascontiguousarray(data).reshape(rows, data.shape[-1] if data.ndim else 1)
 
 
 def _activation(x, act, alpha: float, name: str) -> Tensor:
     """Apply a kernel activation along the last axis (elementwise ones do not care)."""
-    x = as_tensor(x)
+    x = as_tensor(x, name="x")
     z = _rows(x.data)
     out = np.empty_like(z)
     _core.activation_forward(z, out, act, alpha)
@@ -84,7 +85,7 @@ def step(x) -> Tensor:
 
 def softmax(x, axis: int = -1) -> Tensor:
     """exp(x) / Σ exp(x) along `axis`, shifted by the max for stability."""
-    x = as_tensor(x)
+    x = as_tensor(x, name="x")
     if x.ndim == 0:
         raise ValueError("softmax needs a tensor with at least one dimension")
     if axis in (-1, x.ndim - 1):
@@ -97,7 +98,7 @@ def softmax(x, axis: int = -1) -> Tensor:
 
 def log_softmax(x, axis: int = -1) -> Tensor:
     """x − logsumexp(x) along `axis`; d/dx: g − softmax(x) · Σ g."""
-    x = as_tensor(x)
+    x = as_tensor(x, name="x")
     shifted = x.data - x.data.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -135,8 +136,8 @@ def dense(x, weight, bias=None, activation=None, alpha: float = 0.01) -> Tensor:
     """
     act = get_activation(activation)
     alpha = require_number(alpha, "alpha", low=0.0)
-    x, weight = as_tensor(x), as_tensor(weight)
-    bias = None if bias is None else as_tensor(bias)
+    x, weight = as_tensor(x, name="x"), as_tensor(weight, name="weight")
+    bias = None if bias is None else as_tensor(bias, name="bias")
     require_ndim(x.data, "x", 2, "batch × features")
     require_ndim(weight.data, "weight", 2, "in × out")
     if weight.shape[0] != x.shape[1]:
@@ -175,7 +176,7 @@ def _loss_node(value: float, dtype, grad: np.ndarray, parent: Tensor, name: str)
 
 def _prediction_and_target(pred, target, pred_name: str) -> tuple[Tensor, np.ndarray, np.ndarray]:
     """Prediction as 2-D kernel array and a finite target of the same shape and dtype."""
-    pred = as_tensor(pred)
+    pred = as_tensor(pred, name=pred_name)
     if pred.ndim not in (1, 2):
         raise ValueError(f"`{pred_name}` must be 1-D or 2-D (batch × outputs), got shape {shape_str(pred.shape)}")
     t = target.data if isinstance(target, Tensor) else target
@@ -183,8 +184,9 @@ def _prediction_and_target(pred, target, pred_name: str) -> tuple[Tensor, np.nda
     if y.shape != pred.shape:
         raise ValueError(f"`target` must have shape {shape_str(pred.shape)} like `{pred_name}`, "
                          f"got {shape_str(y.shape)}")
-    if pred.shape[0] == 0:
-        raise ValueError(f"`{pred_name}` must hold at least one sample, got shape {shape_str(pred.shape)}")
+    if pred.size == 0:
+        raise ValueError(f"`{pred_name}` must hold at least one sample and one output, got shape "
+                         f"{shape_str(pred.shape)}")
     require_finite(y, "target")
     rows = pred.shape[0]
     return pred, _kernel_array(pred, pred.dtype).reshape(rows, -1), y.reshape(rows, -1)
@@ -222,7 +224,7 @@ def categorical_crossentropy(logits, target) -> Tensor:
         target: (batch,) integer class labels in [0, classes), or (batch, classes) one-hot /
             probability rows.
     """
-    logits = as_tensor(logits)
+    logits = as_tensor(logits, name="logits")
     require_ndim(logits.data, "logits", 2, "batch × classes")
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if np.ndim(t) == 1:

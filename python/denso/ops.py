@@ -14,13 +14,14 @@ from ._checks import as_float_array, shape_str
 from .autograd import Tensor
 
 
-def as_tensor(x, like: Tensor | None = None) -> Tensor:
+def as_tensor(x, like: Tensor | None = None, name: str = "operand") -> Tensor:
     """Tensors pass through; numbers and int arrays take `like`'s dtype; float arrays keep theirs."""
     if isinstance(x, Tensor):
         return x
     arr = np.asarray(x)
-    dtype = like.dtype if like is not None and arr.dtype.kind in "iub" else None
-    return Tensor(as_float_array(arr, "operand", dtype))
+    plain_number = isinstance(x, numbers.Real)  # Python and numpy scalars, like torch's "wrapped numbers"
+    dtype = like.dtype if like is not None and (plain_number or arr.dtype.kind in "iub") else None
+    return Tensor(as_float_array(arr, name, dtype))
 
 
 def _binary(a, b) -> tuple[Tensor, Tensor]:
@@ -61,6 +62,8 @@ def power(a: Tensor, exponent) -> Tensor:
     if isinstance(exponent, Tensor) or not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
         raise TypeError(f"`exponent` must be a real number (tensor exponents are not supported), got {exponent!r}")
     p = a.dtype.type(exponent)
+    if p == 0:  # a ** 0 is constant; p · a^(p−1) would be 0 · inf = nan at a = 0
+        return Tensor._from_op(np.ones_like(a.data), (a,), lambda g: (np.zeros_like(a.data),), "pow")
     return Tensor._from_op(a.data ** p, (a,), lambda g: (g * p * a.data ** (p - 1),), "pow")
 
 
@@ -85,11 +88,11 @@ def matmul(a, b) -> Tensor:
     def backward(g):
         A = a.data[None, :] if a.ndim == 1 else a.data      # (…, m, k)
         B = b.data[:, None] if b.ndim == 1 else b.data      # (…, k, n)
-        G = g
-        if a.ndim == 1:
-            G = np.expand_dims(G, -2)
+        G = g                                               # b's axis first: 1-D @ 1-D has a 0-d g
         if b.ndim == 1:
             G = np.expand_dims(G, -1)
+        if a.ndim == 1:
+            G = np.expand_dims(G, -2)
         dA = G @ np.swapaxes(B, -1, -2)
         dB = np.swapaxes(A, -1, -2) @ G
         dA = dA[..., 0, :] if a.ndim == 1 else dA
@@ -145,8 +148,10 @@ def reshape(a: Tensor, shape) -> Tensor:
 
 
 def transpose(a: Tensor, axes=None) -> Tensor:
-    if axes is not None and sorted(axes) != list(range(a.ndim)):
-        raise ValueError(f"`axes` must be a permutation of range({a.ndim}), got {tuple(axes)}")
+    if axes is not None:
+        if sorted(ax % a.ndim if -a.ndim <= ax < a.ndim else ax for ax in axes) != list(range(a.ndim)):
+            raise ValueError(f"`axes` must be a permutation of range({a.ndim}), got {tuple(axes)}")
+        axes = tuple(ax % a.ndim for ax in axes)  # negative axes count from the end, as in numpy
     inverse = None if axes is None else tuple(np.argsort(axes))
     return Tensor._from_op(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),), "transpose")
 
