@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <cstdint>
 #include "checks.hpp"
+#include "native_call.hpp"
 #include "denso/dense.hpp"
 #include "denso/losses.hpp"
 
@@ -26,7 +27,7 @@ void dense_forward_py(const py::array& x, const py::array& weight, const py::obj
     require_shape(A, "out", X.rows(), W.cols());
     require_no_overlap(A, "out", X, "x");
     require_no_overlap(A, "out", W, "weight");
-    py::gil_scoped_release release;
+    NativeCall native;
     dense_forward<T>(X, W, b, act, T(alpha), A);
   });
 }
@@ -37,7 +38,7 @@ void activation_forward_py(const py::array& z, py::array out, Activation act, do
     auto Z = matrix<T>(z, "z");
     auto A = mut_matrix<T>(out, "out");
     require_shape(A, "out", Z.rows(), Z.cols());
-    py::gil_scoped_release release;
+    NativeCall native;
     if (A.data() != Z.data()) A = Z;
     bias_activate<T>(A, nullptr, act, T(alpha));
   });
@@ -49,7 +50,7 @@ void activation_backward_py(const py::array& out, py::array grad, Activation act
     auto A = matrix<T>(out, "out");
     auto G = mut_matrix<T>(grad, "grad");
     require_shape(G, "grad", A.rows(), A.cols());
-    py::gil_scoped_release release;
+    NativeCall native;
     activation_backward<T>(A, G, act, T(alpha));
   });
 }
@@ -67,7 +68,7 @@ void dense_backward_params_py(const py::array& x, const py::array& grad, py::arr
     T* db = mut_vector_or_null<T>(grad_bias, "grad_bias", G.cols());
     require_no_overlap(dW, "grad_weight", X, "x");
     require_no_overlap(dW, "grad_weight", G, "grad");
-    py::gil_scoped_release release;
+    NativeCall native;
     dense_backward_params<T>(X, G, dW, db, accumulate);
   });
 }
@@ -85,7 +86,7 @@ void dense_backward_input_py(const py::array& grad, const py::array& weight, py:
     require_shape(dX, "grad_input", G.rows(), W.rows());
     require_no_overlap(dX, "grad_input", G, "grad");
     require_no_overlap(dX, "grad_input", W, "weight");
-    py::gil_scoped_release release;
+    NativeCall native;
     dense_backward_input<T>(G, W, dX, accumulate);
   });
 }
@@ -106,7 +107,7 @@ double matrix_target_loss(const py::array& pred, const char* pred_name, const py
   }
   if (P.rows() == 0) fail(std::string("`") + pred_name + "` must hold at least one sample, got shape (0, " +
                           std::to_string(P.cols()) + ")");
-  py::gil_scoped_release release;
+  NativeCall native;
   return kernel(P, Y, dP);
 }
 
@@ -156,7 +157,7 @@ double softmax_xent_labels_loss_py(const py::array& logits, const py::array& lab
       require_shape(G, "grad", Z.rows(), Z.cols());
       dZ = G.data();
     }
-    py::gil_scoped_release release;
+    NativeCall native;
     return softmax_xent_labels_loss<T>(Z, y, dZ);
   });
 }
