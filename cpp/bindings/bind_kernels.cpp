@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <sstream>
 #include "checks.hpp"
+#include "native_call.hpp"
 #include "denso/dense.hpp"
 #include "denso/losses.hpp"
 
@@ -38,7 +39,7 @@ void dense_forward_py(const py::array& x, const py::array& weight, const py::obj
     require_no_overlap(A, "out", X, "x");
     require_no_overlap(A, "out", W, "weight");
     if (b) require_no_overlap(A, "out", CMapVec<T>(b, W.cols()), "bias");
-    py::gil_scoped_release release;
+    NativeCall native;
     dense_forward<T>(X, W, b, act, T(alpha), A);
   });
 }
@@ -51,7 +52,7 @@ void activation_forward_py(const py::array& z, py::array out, Activation act, do
     require_shape(A, "out", Z.rows(), Z.cols());
     require_alpha(act, alpha);
     if (A.data() != Z.data()) require_no_overlap(A, "out", Z, "z");  // `out` may be `z` itself (in place)
-    py::gil_scoped_release release;
+    NativeCall native;
     if (A.data() != Z.data()) A = Z;
     bias_activate<T>(A, nullptr, act, T(alpha));
   });
@@ -65,7 +66,7 @@ void activation_backward_py(const py::array& out, py::array grad, Activation act
     require_shape(G, "grad", A.rows(), A.cols());
     require_alpha(act, alpha);
     require_no_overlap(G, "grad", A, "out");
-    py::gil_scoped_release release;
+    NativeCall native;
     activation_backward<T>(A, G, act, T(alpha));
   });
 }
@@ -89,7 +90,7 @@ void dense_backward_params_py(const py::array& x, const py::array& grad, py::arr
       require_no_overlap(dbv, "grad_bias", G, "grad");
       require_no_overlap(dbv, "grad_bias", dW, "grad_weight");
     }
-    py::gil_scoped_release release;
+    NativeCall native;
     dense_backward_params<T>(X, G, dW, db, accumulate);
   });
 }
@@ -107,7 +108,7 @@ void dense_backward_input_py(const py::array& grad, const py::array& weight, py:
     require_shape(dX, "grad_input", G.rows(), W.rows());
     require_no_overlap(dX, "grad_input", G, "grad");
     require_no_overlap(dX, "grad_input", W, "weight");
-    py::gil_scoped_release release;
+    NativeCall native;
     dense_backward_input<T>(G, W, dX, accumulate);
   });
 }
@@ -131,7 +132,7 @@ double matrix_target_loss(const py::array& pred, const char* pred_name, const py
   if (P.rows() == 0 || P.cols() == 0)
     fail(std::string("`") + pred_name + "` must hold at least one sample and one output, got shape " +
          shape_str(pred));
-  py::gil_scoped_release release;
+  NativeCall native;
   return kernel(P, Y, dP);
 }
 
@@ -184,7 +185,7 @@ double softmax_xent_labels_loss_py(const py::array& logits, const py::array& lab
                          "labels");
       dZ = G.data();
     }
-    py::gil_scoped_release release;
+    NativeCall native;
     return softmax_xent_labels_loss<T>(Z, y, dZ);
   });
 }

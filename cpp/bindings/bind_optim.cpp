@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 #include "checks.hpp"
+#include "native_call.hpp"
 #include "denso/optimizers.hpp"
 
 namespace py = pybind11;
@@ -72,7 +73,7 @@ void sgd_update_py(py::array param, const py::array& grad, const py::object& mom
     const T* g = b.get<T>(grad, "grad", false, true);
     T* buf = b.get<T>(momentum_buffer, "momentum_buffer", true, momentum != 0, "when momentum != 0");
     const SgdConfig c{lr, momentum, dampening, weight_decay, nesterov};
-    py::gil_scoped_release release;
+    NativeCall native;
     sgd_update<T>(c, step, b.size(), p, g, buf);
   });
 }
@@ -90,7 +91,7 @@ void rmsprop_update_py(py::array param, const py::array& grad, const py::array& 
     T* ga = b.get<T>(grad_avg, "grad_avg", true, centered, "when centered=True");
     T* buf = b.get<T>(momentum_buffer, "momentum_buffer", true, momentum > 0, "when momentum > 0");
     const RmspropConfig c{lr, alpha, eps, momentum, weight_decay, centered};
-    py::gil_scoped_release release;
+    NativeCall native;
     rmsprop_update<T>(c, step, b.size(), p, g, v, ga, buf);
   });
 }
@@ -108,7 +109,7 @@ void adam_update_py(py::array param, const py::array& grad, py::array exp_avg, p
     T* v = b.get<T>(exp_avg_sq, "exp_avg_sq", true, true);
     T* vmax = b.get<T>(max_exp_avg_sq, "max_exp_avg_sq", true, amsgrad, "when amsgrad=True");
     const AdamConfig c{lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay};
-    py::gil_scoped_release release;
+    NativeCall native;
     adam_update<T>(c, step, b.size(), p, g, m, v, vmax);
   });
 }
@@ -128,7 +129,7 @@ void optimizer_update_py(const OptimizerConfig& c, long step, py::array param, c
     std::array<T*, 3> s{};
     static const char* names[] = {"slots[0]", "slots[1]", "slots[2]"};
     for (int i = 0; i < count; ++i) s[i] = b.get<T>(slots[i], names[i], true, true);
-    py::gil_scoped_release release;
+    NativeCall native;
     optimizer_update<T>(c, step, b.size(), p, g, s.data());
   });
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 #include "checks.hpp"
+#include "native_call.hpp"
 #include "denso/plan.hpp"
 
 namespace py = pybind11;
@@ -123,7 +124,7 @@ class PyPlan {
         if (idx[i] < 0 || idx[i] >= n) fail("`order` must be a permutation of 0..n-1");
       Totals t;
       {
-        py::gil_scoped_release release;
+        NativeCall native;
         t = p->train(data<T>(x), target<T>(y), label_ptr(labels), n, idx, batch_size, first, last,
                      static_cast<const double*>(lrs.data()), &step);
       }
@@ -139,7 +140,7 @@ class PyPlan {
       const Index n = check_data(*p, x, y, labels);
       Totals t;
       {
-        py::gil_scoped_release release;
+        NativeCall native;
         t = p->evaluate(data<T>(x), target<T>(y), label_ptr(labels), n);
       }
       return totals_dict(t);
@@ -153,7 +154,7 @@ class PyPlan {
       auto O = mut_matrix<T>(out, "out");
       if (X.cols() != p->in()) fail("`x` must have " + std::to_string(p->in()) + " columns, got " + shape_str(x));
       require_shape(O, "out", X.rows(), p->outputs());
-      py::gil_scoped_release release;
+      NativeCall native;
       p->predict(X.data(), X.rows(), O.data());
     }, plan_);
   }
@@ -224,7 +225,7 @@ double add_weight_penalty_py(const py::array& weight, py::array grad, double l1,
   auto W = matrix<T>(weight, "weight");
   auto G = mut_matrix<T>(grad, "grad");
   require_shape(G, "grad", W.rows(), W.cols());
-  py::gil_scoped_release release;
+  NativeCall native;
   return add_weight_penalty<T>(W.data(), G.data(), W.size(), l1, l2);
 }
 

@@ -14,6 +14,7 @@ from . import losses as losses_module
 from ._checks import as_float_array, require_finite, require_ndim, require_positive_int, shape_str
 from .autograd import Tensor
 from .nn import Dense, Layer
+from .plan import build_inference_plan, unsupported_reason
 from .training import GraphEngine, PlanEngine
 
 METRICS = ("accuracy", "mse", "mae")
@@ -60,6 +61,7 @@ class Sequential:
         self._flat = None
         self._offsets: list = []
         self._epoch = 0
+        self._predict_plan = None
         for layer in layers or []:
             self.add(layer)
         if input_dim is not None:
@@ -207,7 +209,6 @@ class Sequential:
                        verbose, seed, initial_epoch, engine)
 
     def _engine(self, engine: str, max_batch: int, seed: int, labels):
-        from .plan import unsupported_reason
         if engine not in ("auto", "plan", "graph"):
             raise ValueError(f"`engine` must be 'auto', 'plan' or 'graph', got {engine!r}")
         reason = unsupported_reason(self)
@@ -231,9 +232,21 @@ class Sequential:
         self._require_built("predict")
         x = self._inputs(x)
         batch_size = require_positive_int(batch_size, "batch_size")
-        if self.loss is None or self.optimizer is None:
+        if engine not in ("auto", "plan", "graph"):
+            raise ValueError(f"`engine` must be 'auto', 'plan' or 'graph', got {engine!r}")
+        if engine == "graph" or unsupported_reason(self) is not None:
             return self._graph_forward(Tensor(x), training=False, probabilities=True).data
-        return self._engine(engine, min(batch_size, max(x.shape[0], 1)), 0, None).predict(x)
+        out = np.empty((x.shape[0], self.output_dim), dtype=self.dtype)
+        self._inference_plan(min(batch_size, max(x.shape[0], 1))).predict(x, out)
+        return out
+
+    def _inference_plan(self, max_batch: int):
+        """A cached predict-only plan (rebuilt when a larger batch or another loss needs it)."""
+        key = (self.loss.name if self.loss is not None else None)
+        cached = self._predict_plan
+        if cached is None or cached[0] != key or cached[1] < max_batch:
+            cached = self._predict_plan = (key, max_batch, build_inference_plan(self, max_batch))
+        return cached[2]
 
     def __call__(self, x, training=False) -> Tensor:
         """The graph forward pass (outputs as written in the layers; no loss fusion)."""

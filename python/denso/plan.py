@@ -1,6 +1,8 @@
 """Lowering a built Sequential into a C++ Plan: layer specs, loss kind, optimizer config."""
 from __future__ import annotations
 
+import numpy as np
+
 from . import _core
 from .functional import get_activation
 from .nn import Dense, Dropout, GaussianNoise
@@ -33,7 +35,8 @@ def layer_specs(model) -> list:
             continue
         weight_offset, bias_offset = model._offsets[index]
         activation = layer.activation
-        if layer is dense_layers[-1] and model.loss.check_output_activation(layer.activation):
+        last = layer is dense_layers[-1]
+        if last and model.loss is not None and model.loss.check_output_activation(layer.activation):
             activation = "identity"   # fused into the loss
         specs.append({
             "in": layer.input_dim, "out": layer.units, "activation": get_activation(activation),
@@ -50,3 +53,10 @@ def build_plan(model, max_batch: int, seed: int, labels) -> "_core.Plan":
     optimizer = model.optimizer
     return _core.Plan(layer_specs(model), model.loss.plan_kind(labels), optimizer.kernel_config(), max_batch,
                       seed, model._flat.data, model._flat.grad, model._optimizer_slots())
+
+
+def build_inference_plan(model, max_batch: int) -> "_core.Plan":
+    """A Plan that only predicts: no optimizer state. Uncompiled models return raw outputs."""
+    kind = "mse" if model.loss is None else model.loss.plan_kind(np.empty(0) if model.loss.probabilities else None)
+    return _core.Plan(layer_specs(model), kind, {"kind": "sgd"}, max_batch, 0, model._flat.data,
+                      model._flat.grad, [])
