@@ -179,7 +179,8 @@ def infer_task(y: np.ndarray, loss: str) -> tuple:
     if y.ndim == 2:
         if loss == "auto":
             loss = "mse"
-        return loss, y.shape[1], f"{y.shape[1]} target columns"
+        what = "regression" if loss == "mse" else "classification"
+        return loss, y.shape[1], f"{what} ({y.shape[1]} target{'s' if y.shape[1] > 1 else ''})"
     integral = y.dtype.kind in "iu"
     if loss == "auto":
         if integral and y.size and y.min() >= 0 and y.max() < 1000:
@@ -486,6 +487,13 @@ datasets: fashion-mnist, mnist (found locally or downloaded), spirals, sine, cub
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: 'denso train: error: ... (see denso train --help)'."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _formatter(prog):
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
@@ -545,7 +553,7 @@ def _add_train_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the whole command line."""
-    parser = argparse.ArgumentParser(prog="denso", formatter_class=_formatter, epilog=EPILOG,
+    parser = Parser(prog="denso", formatter_class=_formatter, epilog=EPILOG,
                                      description="Train fast dense neural networks on the CPU.")
     parser.add_argument("--version", action="version", version=f"denso {_version()}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
