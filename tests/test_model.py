@@ -203,3 +203,46 @@ def test_unknown_names_and_missing_steps():
         Sequential([Dense(3)], input_dim=2).fit(np.zeros((2, 2)), np.zeros(2, int), verbose=0)
     with pytest.raises(ValueError, match="must have activation None or 'softmax'"):
         Sequential([Dense(3, activation="relu")], input_dim=2).compile("adam", "categorical_crossentropy")
+
+
+def test_learning_rate_scheduler_sets_the_rate_per_epoch_and_per_step():
+    x, y = _blobs(64)
+    model = _classifier(optimizer=denso.optim.SGD(lr=0.1))
+    schedule = denso.optim.schedules.InverseTimeDecay(0.1, 1.0)
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0,
+                        callbacks=[denso.LearningRateScheduler(schedule)])
+    assert history.history["lr"] == pytest.approx([0.1, 0.05, 0.1 / 3])
+
+    # Per step: plain SGD on a linear model, checked against numpy with the rate of each step.
+    model = Sequential([Dense(1)], input_dim=5, seed=0)
+    model.compile(denso.optim.SGD(lr=1.0), "mse")
+    w, b = (a.astype(np.float64) for a in model.get_weights())
+    xs, ys = x.astype(np.float64), (x[:, :1] * 2.0).astype(np.float64)
+    rates = denso.optim.schedules.ExponentialDecay(0.05, 0.5)
+    model.fit(xs.astype(np.float32), ys, epochs=2, batch_size=32, shuffle=False, verbose=0,
+              callbacks=[denso.LearningRateScheduler(rates, per_step=True)])
+    for step in range(4):
+        xb, yb = xs[(step % 2) * 32:(step % 2 + 1) * 32], ys[(step % 2) * 32:(step % 2 + 1) * 32]
+        err = xb @ w + b - yb
+        w, b = w - rates(step) * 2 * xb.T @ err / 32, b - rates(step) * 2 * err.sum(0) / 32
+    np.testing.assert_allclose(model.get_weights()[0], w, rtol=1e-5)
+
+
+def test_model_checkpoint_saves_the_best_model_during_fit(tmp_path):
+    x, y = _blobs()
+    model = _classifier()
+    best = []
+    check = denso.ModelCheckpoint(str(tmp_path / "best.denso"), monitor="val_loss", save_best_only=True)
+    track = denso.LambdaCallback(on_epoch_end=lambda e, logs: best.append(logs["val_loss"]))
+    model.fit(x, y, epochs=5, batch_size=16, validation_split=0.2, callbacks=[check, track], verbose=0)
+    saved = denso.load_model(tmp_path / "best.denso")
+    assert saved.evaluate(x[120:], y[120:])["loss"] == pytest.approx(min(best), rel=1e-5)
+
+
+def test_batch_callbacks_see_every_batch():
+    x, y = _blobs(50)
+    seen = []
+    model = _classifier()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0,
+              callbacks=[denso.LambdaCallback(on_batch_end=lambda batch, logs: seen.append(batch))])
+    assert seen == [0, 1, 2, 3, 0, 1, 2, 3]
