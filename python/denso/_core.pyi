@@ -1,0 +1,102 @@
+"""Type stubs for denso's C++ extension (private: use the denso package).
+
+Arrays are C-contiguous float32 or float64 (all operands of one call alike); outputs are written in
+place and must be writeable; wrong dtypes raise TypeError, wrong shapes/layouts ValueError.
+Every call releases the GIL and flushes denormals to zero while it runs.
+"""
+from typing import Optional, Sequence
+
+import numpy as np
+
+__version__: str
+
+class Activation:
+    identity: Activation
+    relu: Activation
+    leaky_relu: Activation
+    sigmoid: Activation
+    tanh: Activation
+    softmax: Activation
+    step: Activation
+
+class OptimizerKind:
+    sgd: OptimizerKind
+    rmsprop: OptimizerKind
+    adam: OptimizerKind
+
+class OptimizerConfig:
+    """Hyperparameters of any optimizer (AdamW = adam with decoupled_weight_decay)."""
+    kind: OptimizerKind
+    lr: float
+    momentum: float
+    dampening: float
+    alpha: float
+    eps: float
+    beta1: float
+    beta2: float
+    weight_decay: float
+    nesterov: bool
+    centered: bool
+    amsgrad: bool
+    decoupled_weight_decay: bool
+    def __init__(self, kind: str | OptimizerKind = ..., **fields: float | bool) -> None: ...
+
+class Plan:
+    """A compiled stack of dense layers + fused loss + optimizer over caller-owned flat buffers."""
+    def __init__(self, layers: list[dict], loss: str, optimizer: dict, max_batch: int, seed: int,
+                 params: np.ndarray, grads: np.ndarray, slots: list[np.ndarray]) -> None: ...
+    def set_optimizer(self, optimizer: dict) -> None: ...
+    def train(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray], order: np.ndarray,
+              batch_size: int, first: int, last: int, lrs: np.ndarray, step: int) -> dict:
+        """Train batches [first, last) of the epoch ordered by `order`; sums of loss/metrics and the new step."""
+    def evaluate(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray]) -> dict: ...
+    def predict(self, x: np.ndarray, out: np.ndarray) -> None:
+        """out = outputs (probabilities for cross-entropy losses)."""
+
+def dense_forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], out: np.ndarray,
+                  activation: Activation, alpha: float = 0.01) -> None:
+    """out = g(x @ weight + bias)."""
+def activation_forward(z: np.ndarray, out: np.ndarray, activation: Activation, alpha: float = 0.01) -> None:
+    """out = g(z) row-wise; `out` may be `z`."""
+def activation_backward(out: np.ndarray, grad: np.ndarray, activation: Activation, alpha: float = 0.01) -> None:
+    """grad *= g'(z), with g' recovered from the activation output `out`."""
+def dense_backward_params(x: np.ndarray, grad: np.ndarray, grad_weight: np.ndarray,
+                          grad_bias: Optional[np.ndarray], accumulate: bool = False) -> None:
+    """grad_weight (+)= x.T @ grad; grad_bias (+)= grad.sum(0)."""
+def dense_backward_input(grad: np.ndarray, weight: np.ndarray, grad_input: np.ndarray,
+                         accumulate: bool = False) -> None:
+    """grad_input (+)= grad @ weight.T."""
+def mse_loss(pred: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
+    """mean((pred - target)^2) over all elements; its gradient into `grad`."""
+def bce_logits_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
+    """Binary cross-entropy from logits, mean over all elements."""
+def softmax_xent_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
+    """Softmax cross-entropy with probability rows, mean over rows."""
+def softmax_xent_labels_loss(logits: np.ndarray, labels: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
+    """Softmax cross-entropy with int64 labels, mean over rows."""
+def sgd_update(param: np.ndarray, grad: np.ndarray, momentum_buffer: Optional[np.ndarray], step: int, lr: float,
+               momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+               nesterov: bool = False) -> None: ...
+def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray, grad_avg: Optional[np.ndarray],
+                   momentum_buffer: Optional[np.ndarray], step: int, lr: float, alpha: float = 0.99,
+                   eps: float = 1e-8, momentum: float = 0.0, weight_decay: float = 0.0,
+                   centered: bool = False) -> None: ...
+def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+                max_exp_avg_sq: Optional[np.ndarray], step: int, lr: float, beta1: float = 0.9,
+                beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+                decoupled_weight_decay: bool = False) -> None: ...
+def optimizer_slot_count(config: OptimizerConfig) -> int: ...
+def optimizer_update(config: OptimizerConfig, step: int, param: np.ndarray, grad: np.ndarray,
+                     slots: Sequence[np.ndarray]) -> None: ...
+def add_weight_penalty(weight: np.ndarray, grad: np.ndarray, l1: float, l2: float) -> float:
+    """grad += 2*l2*W + l1*sign(W); returns l2*sum(W^2) + l1*sum(|W|)."""
+def dropout_forward(seed: int, layer: int, step: int, rate: float, x: np.ndarray, mask: np.ndarray) -> None:
+    """Inverted dropout in place on x; mask receives 0 or 1/(1-rate)."""
+def gaussian_noise_forward(seed: int, layer: int, step: int, stddev: float, x: np.ndarray) -> None:
+    """x += stddev * N(0, 1), keyed by (seed, layer, step)."""
+def shuffled_indices(seed: int, epoch: int, out: np.ndarray) -> None:
+    """out = the (seed, epoch) permutation of 0..n-1."""
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def has_openmp() -> bool: ...
+def simd_instruction_sets() -> str: ...
