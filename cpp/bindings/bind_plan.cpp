@@ -247,7 +247,10 @@ void bind_plan(py::module_& m) {
   m.def("shuffled_indices", [](std::uint64_t seed, std::uint64_t epoch, py::array out) {
     require_dtype<std::int64_t>(out, "out");
     require_layout(out, "out", 1, true);
-    shuffled_indices(seed, epoch, out.shape(0), static_cast<std::int64_t*>(out.mutable_data()));
+    auto* dst = static_cast<std::int64_t*>(out.mutable_data());
+    const Index n = out.shape(0);
+    NativeCall native;
+    shuffled_indices(seed, epoch, n, dst);
   }, py::arg("seed"), py::arg("epoch"), py::arg("out"), "out = the (seed, epoch) permutation of 0..n-1.");
   m.def("dropout_forward", [](std::uint64_t seed, Index layer, std::uint64_t step, double rate, py::array x,
                               py::array mask) {
@@ -257,6 +260,7 @@ void bind_plan(py::module_& m) {
       auto M = mut_matrix<T>(mask, "mask");
       require_shape(M, "mask", X.rows(), X.cols());
       if (!(rate >= 0.0 && rate < 1.0)) fail("`rate` must be in [0, 1), got " + std::to_string(rate));
+      NativeCall native;
       dropout_forward<T>(seed, layer, step, rate, X, M);
       return 0;
     });
@@ -266,6 +270,8 @@ void bind_plan(py::module_& m) {
     dispatch_float(x, "x", [&](auto tag) {
       using T = decltype(tag);
       auto X = mut_matrix<T>(x, "x");
+      if (!(stddev >= 0.0)) fail("`stddev` must be >= 0, got " + std::to_string(stddev));
+      NativeCall native;
       gaussian_noise_forward<T>(seed, layer, step, stddev, X);
       return 0;
     });
