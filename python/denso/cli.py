@@ -292,27 +292,51 @@ def _split_validation(x, y, fraction_: float):
     return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
 
 
-def cmd_train(args) -> int:
-    import denso
-    from .datasets import Standardizer
-    out = check_output_path(args.out, "--out") if args.out else None
+def _check_outputs(args) -> None:
+    """Fail before training when the model or plot cannot be written, or matplotlib is missing."""
+    if args.out:
+        check_output_path(args.out, "--out")
     if args.plot:
         from .plotting import require_matplotlib
         check_output_path(args.plot, "--plot")
         require_matplotlib()
+
+
+def _fit(args, model, train, val, scaler, epochs: int, batch_size: int):
+    """model.fit on the (scaled) training rows with early stopping when asked; returns the History."""
+    import denso
+    scale = scaler.transform if scaler is not None else (lambda a: a)
+    callbacks = []
+    if args.early_stopping is not None:
+        callbacks.append(denso.EarlyStopping("val_loss" if val else "loss", patience=args.early_stopping,
+                                             restore_best_weights=True))
+    return model.fit(scale(train[0]), train[1], epochs=epochs, batch_size=batch_size, verbose=args.verbose,
+                     seed=args.seed, validation_data=(scale(val[0]), val[1]) if val else None, callbacks=callbacks)
+
+
+def _final_metrics(model, train, val, data: Data) -> list:
+    """[(split, logs)] for train, validation (if any) and test (if any), on raw features."""
+    rows = [("train", model.evaluate(*train))]
+    if val:
+        rows.append(("validation", model.evaluate(*val)))
+    if data.x_test is not None and data.x_test.shape[0]:
+        rows.append(("test", model.evaluate(data.x_test, data.y_test)))
+    return rows
+
+
+def cmd_train(args) -> int:
+    from .datasets import Standardizer
+    _check_outputs(args)
     set_threads(args)
     data, note = load_training_data(args)
     if note:
         say(f"denso: {note}")
-    if data.y_train is None:
-        raise ValueError(f"{data.name} has no target column")
-    out = out or check_output_path(f"denso-{os.path.splitext(os.path.basename(data.name))[0]}.npz", "--out")
+    out = args.out or check_output_path(f"denso-{os.path.splitext(os.path.basename(data.name))[0]}.npz", "--out")
     defaults = DEFAULTS[data.kind]
     loss, outputs, task = infer_task(data.y_train, args.loss)
-    (x, y), val = _split_validation(data.x_train, data.y_train, args.validation_split)
-    scaler = Standardizer().fit(x) if args.standardize else None
-    scale = scaler.transform if scaler else (lambda a: a)
-    model = build_model(args, x.shape[1], loss, outputs, defaults)
+    train, val = _split_validation(data.x_train, data.y_train, args.validation_split)
+    scaler = Standardizer().fit(train[0]) if args.standardize else None
+    model = build_model(args, train[0].shape[1], loss, outputs, defaults)
     epochs = args.epochs or defaults["epochs"]
     batch_size = args.batch_size or defaults["batch_size"]
     say(f"denso: data: {data.description}; {task}",
@@ -320,20 +344,10 @@ def cmd_train(args) -> int:
         f"{args.optimizer} lr {model.optimizer.lr:g}, batch {batch_size}, {epochs} epochs"
         + (f", validation split {args.validation_split:g}" if val else "")
         + (f", early stopping after {args.early_stopping} epochs without improvement" if args.early_stopping else ""))
-    callbacks = []
-    if args.early_stopping is not None:
-        callbacks.append(denso.EarlyStopping("val_loss" if val else "loss", patience=args.early_stopping,
-                                             restore_best_weights=True))
-    history = model.fit(scale(x), y, epochs=epochs, batch_size=batch_size, verbose=args.verbose, seed=args.seed,
-                        validation_data=(scale(val[0]), val[1]) if val else None, callbacks=callbacks)
+    history = _fit(args, model, train, val, scaler, epochs, batch_size)
     if scaler is not None:
         fold_standardization(model, scaler)
-    rows = [("train", model.evaluate(x, y))]
-    if val:
-        rows.append(("validation", model.evaluate(*val)))
-    if data.x_test is not None and data.x_test.shape[0]:
-        rows.append(("test", model.evaluate(data.x_test, data.y_test)))
-    say(metrics_table(rows))
+    say(metrics_table(_final_metrics(model, train, val, data)))
     model.save(out)
     say(f"denso: model written to {out}" + (" (standardisation folded into its first layer: it takes raw features)"
                                             if scaler is not None else ""))
@@ -364,8 +378,7 @@ def load_eval_data(data: str, target, model, need_target: bool) -> tuple:
         if is_npz and target is not None:
             raise UsageError("--target applies to CSV files; an .npz file holds its labels in the array 'y'")
         if target is None and not need_target and not is_npz:
-            names, _ = datasets._csv_header(data, "\t" if data.lower().endswith(".tsv") else ",")
-            target = -1 if len(names) == model.input_dim + 1 else None
+            target = -1 if len(datasets.csv_columns(data)) == model.input_dim + 1 else None
         table = datasets.read_table(data, -1 if target is None and need_target else target)
         x, y, label = table.x, table.y, f"{data} (all rows)"
     if x.shape[1] != model.input_dim:

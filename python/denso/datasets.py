@@ -19,7 +19,6 @@ import csv
 import dataclasses
 import gzip
 import hashlib
-import io
 import os
 import sys
 import tempfile
@@ -384,6 +383,12 @@ def _csv_header(path: str, delimiter: str):
         dup = next(n for n in names if names.count(n) > 1)
         raise ValueError(f"{path!r} has two columns named {dup!r}")
     return names, has_header
+
+
+def csv_columns(path) -> list:
+    """The column names of a CSV file ("0", "1", ... when it has no header)."""
+    path = os.fspath(path)
+    return _csv_header(path, "\t" if path.lower().endswith(".tsv") else ",")[0]
 
 
 def _target_index(path: str, names: list, target) -> int | None:
