@@ -13,12 +13,22 @@ void dense_forward(CMatRef<T> X, CMatRef<T> W, const T* bias, Activation act, T 
 }
 
 // dW (+)= Xᵀ·G (in × out);  db (+)= Σ_rows G (out).  `accumulate` adds instead of overwriting.
+// Below kRankUpdateRows samples, dW is a few rank-1 updates: a row sweep beats GEMM's packing.
+constexpr Index kRankUpdateRows = 2;
+
 template <class T>
 void dense_backward_params(CMatRef<T> X, CMatRef<T> G, MatRef<T> dW, T* dbias, bool accumulate) {
-  if (accumulate)
+  if (X.rows() <= kRankUpdateRows) {
+    for (Index i = 0; i < X.cols(); ++i) {  // dW_i = Σ_r X(r, i) · G_r
+      auto row = dW.row(i);
+      if (!accumulate) row.setZero();
+      for (Index r = 0; r < X.rows(); ++r) row += X(r, i) * G.row(r);
+    }
+  } else if (accumulate) {
     dW.noalias() += X.transpose() * G;
-  else
+  } else {
     dW.noalias() = X.transpose() * G;
+  }
   if (!dbias) return;
   MapVec<T> db(dbias, G.cols());
   if (!accumulate) db.setZero();
