@@ -9,8 +9,9 @@
 
 namespace denso {
 
-// Elementwise passes smaller than this stay on one thread: waking a team costs more than it saves.
-constexpr long kParallelMinElements = 1L << 18;
+// Elementwise passes (activations, optimizer updates) smaller than this stay on one thread: waking
+// a team costs more than it saves. Measured: Adam over 235k values takes 124 us alone, 62 us on two.
+constexpr long kParallelMinElements = 1L << 15;
 
 inline std::atomic<int>& thread_count() {
 #ifdef _OPENMP
