@@ -11,6 +11,9 @@ namespace denso {
 // the output's columns instead (each thread's product then runs single-threaded: Eigen does not
 // nest inside a parallel region). Blocks are multiples of 16 columns to keep full SIMD lanes.
 constexpr Index kSplitColumnsBelowRows = 64;
+// At 1-2 samples a product is a matrix-vector pass: splitting it moves weights between the cores'
+// caches (the optimizer pass leaves each core owning a contiguous half), which costs more than it saves.
+constexpr Index kSplitColumnsFromRows = 2;
 constexpr double kSplitMinWork = 1 << 16;  // rows · cols · depth multiply-adds
 
 // f(first_col, n_cols) over column blocks of `cols`, in parallel when the product is worth it.
@@ -18,7 +21,8 @@ template <class F>
 void for_column_blocks(Index rows, Index cols, Index depth, F&& f) {
   const int threads = get_num_threads();
   const double work = double(rows) * double(cols) * double(depth);
-  if (threads < 2 || rows >= kSplitColumnsBelowRows || work < kSplitMinWork || cols < 32) {
+  if (threads < 2 || rows <= kSplitColumnsFromRows || rows >= kSplitColumnsBelowRows || work < kSplitMinWork ||
+      cols < 32) {
     f(Index(0), cols);
     return;
   }
