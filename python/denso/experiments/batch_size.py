@@ -30,9 +30,9 @@ SMALL = {"n_train": 2000, "n_test": 1000, "n_eval": 500, "sizes": (1, 16, 256, N
 
 
 def learning_rate(batch_size: int) -> float:
-    """0.01·√batch, capped at 0.3: larger batches average away gradient noise and take larger steps
+    """0.01·√batch, capped at 0.2: larger batches average away gradient noise and take larger steps
     (square-root scaling); one rate for all sizes makes batch 1 diverge or full batch crawl."""
-    return min(0.3, 0.01 * batch_size ** 0.5)
+    return min(0.2, 0.01 * batch_size ** 0.5)
 
 
 class _Checkpoints(Callback):
@@ -130,7 +130,7 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
     _plot(rows, curves, out, source)
     summary = _summary(rows)
     setup = (f"Data: {source}, {n} training and {test[0].shape[0]} test samples. Model {train[0].shape[1]}-64-10 "
-             "(ReLU, He normal), plain SGD with lr = min(0.3, 0.01·√batch), the same initial weights for every "
+             "(ReLU, He normal), plain SGD with lr = min(0.2, 0.01·√batch), the same initial weights for every "
              f"batch size, {threads} thread(s). Each trains until the training loss (on "
              f"{cfg['n_eval']} training samples, after each epoch) is ≤ {TARGET_LOSS}, or for at most "
              f"{cfg['max_epochs']} epochs / {cfg['time_cap']:g} s. Seconds count training only (no evaluation). "
