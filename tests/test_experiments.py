@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="the experiments draw with matplotlib (the plot extra)")
 
-from denso.experiments import EXPERIMENTS, _report  # noqa: E402
+from denso.experiments import EXPERIMENTS, _report
 
 NAMES = ["batch-size", "optimizers", "vanishing-gradients", "universal-approximation", "regularization", "lr-decay"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

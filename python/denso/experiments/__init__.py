@@ -22,7 +22,14 @@ tests; the default runs take under two minutes each on two cores. Figures need m
 """
 from __future__ import annotations
 
-from . import batch_size, lr_decay, optimizers, regularization, universal_approximation, vanishing_gradients
+from . import (
+    batch_size,
+    lr_decay,
+    optimizers,
+    regularization,
+    universal_approximation,
+    vanishing_gradients,
+)
 
 EXPERIMENTS = {
     module.NAME: module.run

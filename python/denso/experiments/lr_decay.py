@@ -31,7 +31,7 @@ def make_schedules(epochs: int) -> dict:
 
 
 def train(schedule, data, cfg, seed):
-    """Fit the 784-128-10 network with SGD under `schedule`; returns (history dict, model).
+    """Fit the 784-128-10 network with SGD under `schedule`; returns its history dict.
 
     The history gains "train_loss": the loss after each epoch on (up to) the first 5000 training
     samples, evaluated with the epoch's final weights (History's "loss" is the mean during the epoch).
@@ -45,7 +45,7 @@ def train(schedule, data, cfg, seed):
         model.evaluate(x[:5000], y[:5000])["loss"]))
     history = model.fit(x, y, epochs=cfg["epochs"], batch_size=cfg["batch"], validation_data=test,
                         callbacks=[LearningRateScheduler(schedule), probe], verbose=0, seed=seed)
-    return dict(history.history, train_loss=train_loss), model
+    return dict(history.history, train_loss=train_loss)
 
 
 def _plot(histories, out, source):
@@ -75,7 +75,7 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
     histories, rows = {}, []
     with _report.single_thread():
         for label, (schedule, description) in make_schedules(cfg["epochs"]).items():
-            h, model = train(schedule, (train_data, test_data), cfg, seed)
+            h = train(schedule, (train_data, test_data), cfg, seed)
             histories[label] = h
             rows.append({"schedule": label, "rule": description, "final_lr": h["lr"][-1],
                          "final_train_loss": h["train_loss"][-1],
