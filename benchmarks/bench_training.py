@@ -358,7 +358,7 @@ def main(argv=None) -> dict:
           f"{n_params(args.dims):,} parameters, {6 * n_params(args.dims) / 1e6:.2f} MFLOP per training sample; "
           f"medians of {args.repeats} interleaved repeats.\n", flush=True)
     ceilings = T.gemm_ceilings(args.threads, torch, args.gemm_size, repeats=3 if args.quick else 5)
-    print("### GEMM ceiling (float32)\n\n" + T.gemm_table(ceilings, args.gemm_size) + "\n", flush=True)
+    print("### GEMM ceiling (float32, best of the repeats)\n\n" + T.gemm_table(ceilings, args.gemm_size) + "\n", flush=True)
     result = {"info": info, "ceilings": ceilings, "training": [], "inference": [], "memory": []}
     if "training" in args.sections:
         result["training"] = bench_training(args, torch, ceilings)

@@ -119,7 +119,7 @@ def main(argv=None) -> dict:
     print(f"Steady epoch time per step (model.fit, Adam lr 1e-3, ReLU, softmax cross-entropy), medians of "
           f"{args.repeats} interleaved repeats; a training step is 6 · parameters · batch FLOPs.\n", flush=True)
     ceilings = T.gemm_ceilings(args.threads, torch, args.gemm_size, repeats=3)
-    print("### GEMM ceiling (float32)\n\n" + T.gemm_table(ceilings, args.gemm_size) + "\n", flush=True)
+    print("### GEMM ceiling (float32, best of the repeats)\n\n" + T.gemm_table(ceilings, args.gemm_size) + "\n", flush=True)
     result = {"info": info, "ceilings": ceilings}
     for name, points in configs(args).items():
         if name not in args.sweeps:

@@ -1,11 +1,10 @@
-// denso_bench: the fused training step (Plan<float>::train) and the kernels it is made of, timed
-// natively (no Python), against Eigen's own float32 GEMM ceiling. Prints markdown tables.
+// denso_bench: the fused training step (Plan<float>::train), inference (Plan<float>::predict), the
+// kernels a step is made of and every optimizer update, timed natively (no Python), against Eigen's own
+// float32 GEMM ceiling. Prints markdown tables; `denso_bench --help` lists the options.
 //
-//   denso_bench [--threads 1,2] [--batch 1,8,32,128,512,2048] [--repeats 7] [--min-time 0.05]
-//               [--layers 784,256,128,10] [--samples 8192] [--gemm 2048] [--no-kernels] [--quick]
-//
-// A training step costs 6·params·batch FLOPs (forward 2, backward 4). Every figure is the median
-// over --repeats timed runs, each at least --min-time seconds of back-to-back calls after a warm-up.
+// A training step costs 6·params·batch FLOPs (forward 2, backward 4). Kernel figures are medians over
+// --repeats runs of at least --min-time seconds of back-to-back calls after a warm-up (caches warm);
+// training figures are medians over --repeats epochs that restart from the same initial state.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,6 +19,9 @@
 #include "denso/plan.hpp"
 #include "denso/rng.hpp"
 #include "denso/threads.hpp"
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 namespace {
 
@@ -31,16 +33,22 @@ struct Options {
   std::vector<long> threads{1, 2};
   std::vector<long> batches{1, 8, 32, 128, 512, 2048};
   std::vector<long> layers{784, 256, 128, 10};
+  std::vector<long> infer_batches{1, 1024};
   int repeats = 7;
   double min_time = 0.05;  // seconds of back-to-back calls per timed repeat
-  Index samples = 8192;    // samples per timed Plan::train call (whole batches, at least one)
+  Index samples = 8192;    // samples per timed training epoch (whole batches, at least one) ...
+  Index max_steps = 2048;  // ... and at most this many steps
+  bool ftz = false;        // set the flush-to-zero / denormals-are-zero bits on every thread
   Index gemm = 2048;       // n of the n³ GEMM ceiling
   bool kernels = true;
 };
 
 const char* kUsage =
     "usage: denso_bench [--threads 1,2] [--batch 1,8,32,128,512,2048] [--repeats 7] [--min-time 0.05]\n"
-    "                   [--layers 784,256,128,10] [--samples 8192] [--gemm 2048] [--no-kernels] [--quick]\n";
+    "                   [--layers 784,256,128,10] [--samples 8192] [--max-steps 2048] [--gemm 2048]\n"
+    "                   [--infer-batch 1,1024]\n"
+    "                   [--ftz] [--no-kernels] [--quick]\n"
+    "  --ftz  flush subnormal floats to zero (MXCSR FTZ+DAZ) on every thread, to see what they cost\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr, "denso_bench: %s\n%s", message.c_str(), kUsage);
@@ -73,18 +81,37 @@ Options parse_options(int argc, char** argv) {
     if (a == "--threads") o.threads = parse_list(value(), "--threads");
     else if (a == "--batch") o.batches = parse_list(value(), "--batch");
     else if (a == "--layers") o.layers = parse_list(value(), "--layers");
+    else if (a == "--infer-batch") o.infer_batches = parse_list(value(), "--infer-batch");
     else if (a == "--repeats") o.repeats = int(parse_list(value(), "--repeats").at(0));
     else if (a == "--samples") o.samples = parse_list(value(), "--samples").at(0);
     else if (a == "--gemm") o.gemm = parse_list(value(), "--gemm").at(0);
+    else if (a == "--max-steps") o.max_steps = parse_list(value(), "--max-steps").at(0);
     else if (a == "--min-time") o.min_time = std::atof(value().c_str());
+    else if (a == "--ftz") o.ftz = true;
     else if (a == "--no-kernels") o.kernels = false;
-    else if (a == "--quick") { o.batches = {1, 32}; o.repeats = 3; o.min_time = 0.002; o.samples = 256; o.gemm = 256; }
+    else if (a == "--quick") { o.batches = {1, 32}; o.repeats = 3; o.min_time = 0.002; o.samples = 256; o.max_steps = 64; o.gemm = 256; o.infer_batches = {1, 64}; }
     else if (a == "--help" || a == "-h") { std::printf("%s", kUsage); std::exit(0); }
     else usage_error("unknown option '" + a + "'");
   }
   if (o.layers.size() < 2) usage_error("--layers needs at least an input and an output width");
   if (!(o.min_time > 0)) usage_error("--min-time must be positive");
   return o;
+}
+
+// MXCSR flush-to-zero + denormals-are-zero on this thread and every OpenMP worker (--ftz).
+void flush_subnormals(int threads) {
+#if defined(__SSE__)
+  _mm_setcsr(_mm_getcsr() | 0x8040);
+#pragma omp parallel num_threads(threads)
+  _mm_setcsr(_mm_getcsr() | 0x8040);
+#else
+  (void)threads;
+#endif
+}
+
+void use_threads(const Options& o, long threads) {
+  denso::set_num_threads(int(threads));
+  if (o.ftz) flush_subnormals(int(threads));
 }
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -195,8 +222,9 @@ struct Net {
     grads.assign(n_params, 0.0f);
     slots.assign(3, std::vector<float>(n_params, 0.0f));
     std::mt19937 gen(0);
-    for (const auto& s : specs) {  // He uniform weights, zero biases
-      std::uniform_real_distribution<float> u(-std::sqrt(6.0f / s.in), std::sqrt(6.0f / s.in));
+    for (const auto& s : specs) {  // Glorot uniform weights, zero biases: denso.Dense's defaults
+      const float limit = std::sqrt(6.0f / float(s.in + s.out));
+      std::uniform_real_distribution<float> u(-limit, limit);
       for (Index i = 0; i < s.in * s.out; ++i) params[s.weight_offset + i] = u(gen);
     }
   }
@@ -227,30 +255,74 @@ denso::OptimizerConfig adam_config() {
 }
 
 // ---- measurements -------------------------------------------------------------------------------------------
-double gemm_ceiling(Index n, const Options& o) {  // GFLOP/s of C = A·B, float32 n×n, row-major
+// GFLOP/s of C = A·B, float32 n×n, row-major: the best of --repeats calls (after a warm-up), since a
+// ceiling is what the machine can do and noise only ever slows a GEMM down.
+double gemm_ceiling(Index n, const Options& o) {
   Mat a = Mat::Random(n, n), b = Mat::Random(n, n), c(n, n);
-  const double s = time_per_call([&] { c.noalias() = a * b; }, o);
+  c.noalias() = a * b;
+  double s = 1e300;
+  for (int r = 0; r < std::max(o.repeats, 5); ++r) {
+    const auto t0 = Clock::now();
+    c.noalias() = a * b;
+    s = std::min(s, seconds_since(t0));
+  }
   g_sink = g_sink + c(0, 0);
   return 2.0 * double(n) * n * n / s / 1e9;
 }
 
-// Seconds per step of Plan::train over whole batches of synthetic data (one call = one epoch).
-double train_step(const Options& o, const Data& data, Index batch) {
+Index train_batches(const Options& o, Index batch) {
+  return std::clamp<Index>(o.samples / batch, 1, o.max_steps);
+}
+
+long count_subnormals(const std::vector<float>& v) {
+  long n = 0;
+  for (float x : v) n += std::fpclassify(x) == FP_SUBNORMAL;
+  return n;
+}
+
+struct TrainResult {
+  double seconds_per_step;
+  long subnormals;  // in parameters and optimizer state after the last timed epoch
+};
+
+// Plan::train over one epoch of synthetic data (train_batches steps), each repeat from the same
+// initial parameters and optimizer state, so the timed steps are the same steps every time.
+TrainResult train_step(const Options& o, const Data& data, Index batch) {
   Net net(o.layers);
-  const Index batches = std::max<Index>(1, o.samples / batch), n = batches * batch;
+  const Net initial = net;
+  const Index batches = train_batches(o, batch), n = batches * batch;
   std::vector<std::int64_t> order(n);
   denso::shuffled_indices(7, 0, n, order.data());
   const auto cfg = adam_config();
   denso::Plan<float> plan(net.specs, denso::LossKind::softmax_xent_labels, cfg, batch, 42, net.params.data(),
                           net.grads.data(), net.slot_ptrs(denso::optimizer_slot_count(cfg)));
   std::vector<double> lrs(batches, cfg.lr);
-  long step = 0;
-  const double s = time_per_call([&] {
+  std::vector<double> per_step;
+  for (int r = 0; r <= o.repeats; ++r) {  // r = 0 is the warm-up
+    // Same buffers (the plan holds their pointers): copy the values only.
+    std::copy(initial.params.begin(), initial.params.end(), net.params.begin());
+    for (std::size_t i = 0; i < net.slots.size(); ++i)
+      std::copy(initial.slots[i].begin(), initial.slots[i].end(), net.slots[i].begin());
+    long step = 0;
+    const auto t0 = Clock::now();
     const auto t = plan.train(data.x.data(), nullptr, data.labels.data(), n, order.data(), batch, 0, batches,
                               lrs.data(), &step);
+    const double s = seconds_since(t0);
     g_sink = g_sink + t.loss;
-  }, o);
-  return s / batches;
+    if (r > 0) per_step.push_back(s / batches);
+  }
+  return {median(per_step), count_subnormals(net.params) + count_subnormals(net.slots[0]) +
+                                count_subnormals(net.slots[1])};
+}
+
+// Seconds per Plan::predict call on `batch` rows (forward + softmax), the native floor of inference.
+double predict_call(const Options& o, const Data& data, Index batch) {
+  Net net(o.layers);
+  const auto cfg = adam_config();
+  denso::Plan<float> plan(net.specs, denso::LossKind::softmax_xent_labels, cfg, batch, 42, net.params.data(),
+                          net.grads.data(), net.slot_ptrs(denso::optimizer_slot_count(cfg)));
+  Mat out(batch, o.layers.back());
+  return time_per_call([&] { plan.predict(data.x.data(), batch, out.data()); g_sink = g_sink + out(0, 0); }, o);
 }
 
 struct KernelRow {
@@ -365,54 +437,73 @@ int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
   const Net proto(o.layers);
   const double flop_per_sample = 6.0 * double(proto.n_params);
-  Index rows_needed = o.samples;
-  for (long b : o.batches) rows_needed = std::max<Index>(rows_needed, std::max<Index>(1, o.samples / b) * b);
+  Index rows_needed = 1;
+  for (long b : o.batches) rows_needed = std::max<Index>(rows_needed, train_batches(o, b) * b);
+  for (long b : o.infer_batches) rows_needed = std::max<Index>(rows_needed, b);
   const Data data(rows_needed, o.layers.front(), o.layers.back());
 
   std::string widths;
   for (long w : o.layers) widths += (widths.empty() ? "" : "-") + std::to_string(w);
   std::printf("## denso_bench (native, no Python)\n\n%s · Eigen %d.%d.%d (%s) · OpenMP %s · network %s "
               "(ReLU, softmax cross-entropy, Adam; %s params, %.2f MFLOP per training sample) · medians of %d "
-              "repeats of ≥ %g s · load average at start %s\n\n",
+              "repeats of ≥ %g s%s · load average at start %s\n\n",
               cpu_model().c_str(), EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION,
               Eigen::SimdInstructionSetsInUse(), denso::has_openmp() ? "on" : "off", widths.c_str(),
               fmt(double(proto.n_params)).c_str(), flop_per_sample / 1e6, o.repeats, o.min_time,
-              load_average().c_str());
+              o.ftz ? " · FTZ/DAZ on (--ftz)" : "", load_average().c_str());
   std::fflush(stdout);
 
   std::vector<std::vector<std::string>> ceiling_rows, train_rows, optimizer_rows;
   std::vector<double> ceilings;
   for (long threads : o.threads) {
-    denso::set_num_threads(int(threads));
+    use_threads(o, threads);
     const double ceiling = gemm_ceiling(o.gemm, o);
     ceilings.push_back(ceiling);
     ceiling_rows.push_back({std::to_string(threads), fmt(2.0 * o.gemm * o.gemm * o.gemm / ceiling / 1e6), fmt(ceiling)});
     std::fprintf(stderr, "threads %ld: GEMM ceiling %.1f GFLOP/s\n", threads, ceiling);
   }
-  std::printf("### Eigen GEMM ceiling (float32 %ld³, row-major)\n\n", long(o.gemm));
+  std::printf("### Eigen GEMM ceiling (float32 %ld³, row-major, best of %d)\n\n", long(o.gemm), std::max(o.repeats, 5));
   print_table({"threads", "ms", "GFLOP/s"}, ceiling_rows);
 
   for (std::size_t t = 0; t < o.threads.size(); ++t) {
-    denso::set_num_threads(int(o.threads[t]));
+    use_threads(o, o.threads[t]);
     for (long batch : o.batches) {
-      const double s = train_step(o, data, batch);
-      const double gflops = flop_per_sample * batch / s / 1e9;
-      train_rows.push_back({std::to_string(o.threads[t]), std::to_string(batch), fmt(s * 1e6), fmt(batch / s),
-                            fmt(gflops), fmt(100 * gflops / ceilings[t]) + "%"});
+      const TrainResult r = train_step(o, data, batch);
+      const double s = r.seconds_per_step, gflops = flop_per_sample * batch / s / 1e9;
+      train_rows.push_back({std::to_string(o.threads[t]), std::to_string(batch),
+                            std::to_string(train_batches(o, batch)), fmt(s * 1e6), fmt(batch / s), fmt(gflops),
+                            fmt(100 * gflops / ceilings[t]) + "%", std::to_string(r.subnormals)});
     }
   }
   std::printf("### Training step (Plan<float>::train: gather, forward, softmax CE, backward, Adam)\n\n");
-  print_table({"threads", "batch", "µs/step", "samples/s", "GFLOP/s", "% of GEMM ceiling"}, train_rows);
+  print_table({"threads", "batch", "steps", "µs/step", "samples/s", "GFLOP/s", "% of GEMM ceiling",
+               "subnormals in θ, m, v after"}, train_rows);
+  std::printf("Each repeat trains the same epoch (`steps` Adam steps) from the same initial state. Subnormal "
+              "floats (|x| < 1.2e-38, e.g. the decaying Adam moments of weights whose gradient became 0) "
+              "make every arithmetic op on them ~100x slower; --ftz flushes them to zero.\n\n");
+  std::fflush(stdout);
+
+  std::vector<std::vector<std::string>> infer_rows;
+  for (long threads : o.threads) {
+    use_threads(o, threads);
+    for (long batch : o.infer_batches) {
+      const double s = predict_call(o, data, batch);
+      infer_rows.push_back({std::to_string(threads), std::to_string(batch), fmt(s * 1e6), fmt(batch / s),
+                            fmt(2.0 * proto.n_params * batch / s / 1e9)});
+    }
+  }
+  std::printf("### Inference (Plan<float>::predict: forward + softmax, no Python)\n\n");
+  print_table({"threads", "batch", "µs/call", "samples/s", "GFLOP/s"}, infer_rows);
   std::fflush(stdout);
 
   if (o.kernels) {
     for (std::size_t t = 0; t < o.threads.size(); ++t) {
-      denso::set_num_threads(int(o.threads[t]));
+      use_threads(o, o.threads[t]);
       std::vector<std::vector<KernelRow>> per_batch;
       std::vector<double> steps;
       for (long batch : o.batches) {
         per_batch.push_back(step_kernels(o, data, batch));
-        steps.push_back(train_step(o, data, batch));
+        steps.push_back(train_step(o, data, batch).seconds_per_step);
       }
       std::vector<std::string> headers{"kernel"};
       for (long batch : o.batches) headers.push_back("batch " + std::to_string(batch));
@@ -449,7 +540,7 @@ int main(int argc, char** argv) {
   }
 
   for (long threads : o.threads) {
-    denso::set_num_threads(int(threads));
+    use_threads(o, threads);
     for (const auto& oc : optimizer_cases()) {
       const double s = optimizer_seconds(o, oc);
       optimizer_rows.push_back({oc.name, std::to_string(threads), fmt(s * 1e6),

@@ -1,0 +1,113 @@
+"""Shared output of the experiments: one CSV, one markdown page and one PNG per run.
+
+Figures are drawn on `matplotlib.figure.Figure` objects with the Agg canvas, never through
+pyplot, so no global backend is switched and no figure stays open after saving.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+
+
+def require_matplotlib():
+    """The `matplotlib.figure.Figure` class, or an ImportError naming the extra to install."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401 (Agg must be available)
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError("the experiments draw their figures with matplotlib, which is not installed; "
+                          "install it with `pip install matplotlib` (or the `plot` extra: "
+                          "`pip install \"denso[plot]\"`)") from exc
+    return Figure
+
+
+def new_figure(ncols: int, nrows: int = 1, width: float = 4.2, height: float = 3.4):
+    """(figure, axes list) of nrows × ncols panels, drawn with the Agg canvas."""
+    Figure = require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, [ax for row in axes for ax in row]
+
+
+def paths(out_dir: str, name: str) -> dict:
+    """{"png", "csv", "markdown"} file paths for experiment `name` in `out_dir` (created)."""
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    stem = os.path.join(out_dir, name.replace("-", "_"))
+    return {"png": stem + ".png", "csv": stem + ".csv", "markdown": stem + ".md"}
+
+
+def save_figure(fig, path: str, dpi: int = 90) -> None:
+    """Write `fig` as a PNG."""
+    fig.savefig(path, dpi=dpi)
+
+
+def fmt(value) -> str:
+    """A table cell: 4 significant digits for floats, '—' for missing values."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    if value == 0 or math.isinf(value):
+        return f"{value:g}"
+    return f"{value:.4g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.3e}"
+
+
+def write_tables(rows: list, out: dict, title: str, setup: str, summary: str) -> None:
+    """Write `rows` (dicts with the same keys) to out["csv"] and a markdown page to out["markdown"]."""
+    columns = list(rows[0])
+    with open(out["csv"], "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row[k] is None else row[k]) for k in columns})
+    lines = [f"# {title}", "", setup.strip(), "",
+             "| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(fmt(row[k]) for k in columns) + " |" for row in rows]
+    lines += ["", f"**Result:** {summary}", "", f"![{title}]({os.path.basename(out['png'])})", ""]
+    with open(out["markdown"], "w") as f:
+        f.write("\n".join(lines))
+
+
+def finish(out: dict, summary: str) -> dict:
+    """The run() result: the written paths and the summary line."""
+    return {"png": out["png"], "csv": out["csv"], "markdown": out["markdown"], "summary": summary}
+
+
+class Stopwatch:
+    """Accumulates the time spent between start() and stop() calls (training time without evaluation)."""
+
+    def __init__(self):
+        self.total = 0.0
+        self._since = None
+
+    def start(self) -> None:
+        self._since = time.perf_counter()
+
+    def stop(self) -> float:
+        if self._since is not None:
+            self.total += time.perf_counter() - self._since
+            self._since = None
+        return self.total
+
+
+class single_thread:
+    """Context: run denso's kernels on one thread, restoring the previous count on exit.
+
+    For experiments whose layers are tiny (a few dozen units): their products are too small for
+    threads to pay, and synchronising threads only adds noise to the timings.
+    """
+
+    def __enter__(self):
+        from .. import get_num_threads, set_num_threads
+        self._previous = get_num_threads()
+        set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from .. import set_num_threads
+        set_num_threads(self._previous)
