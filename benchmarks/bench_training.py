@@ -126,13 +126,65 @@ class TorchTrainer:
             opt.step()
 
 
+# ---- denso in its own process ----------------------------------------------------------------------------------
+class DensoProcess:
+    """denso timed in a child process that never imports torch.
+
+    torch ships its own OpenMP runtime and loads it globally; in the same process denso's parallel
+    regions then run on it and a 2-thread batch-1 step slows down about 7x. Nobody trains with both
+    libraries in one process, so each gets its own; the parent still interleaves the cells.
+    """
+
+    def __init__(self, args):
+        cmd = [sys.executable, os.path.abspath(__file__), "--denso-worker", "--dims", ",".join(map(str, args.dims))]
+        env = dict(os.environ, SKBUILD_EDITABLE_VERBOSE="0")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+    def call(self, **request) -> dict:
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the denso benchmark worker exited early")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.proc.stdout.close()
+
+
+def denso_worker(args) -> None:
+    """Serve timing requests on stdin (one JSON object a line), answer on stdout."""
+    import numpy as np
+    trainers, predictors = {}, {}
+    for line in sys.stdin:
+        req = json.loads(line)
+        T.set_threads(req["threads"], None)
+        if req["op"] == "train":
+            key = (req["batch"], req["n"])
+            if key not in trainers:
+                x, y = make_data(req["n"], args.dims)
+                trainers[key] = DensoTrainer(args.dims, x, y, req["batch"])
+            reply = trainers[key].run()
+        else:
+            if not predictors:
+                predictors["x"], _ = make_data(req["max_batch"], args.dims, seed=1)
+                predictors["model"] = denso_model(args.dims)
+            xb = np.ascontiguousarray(predictors["x"][:req["batch"]])
+            case = predictors.setdefault(("case", req["batch"], req["threads"]),
+                                         _latency_case(lambda xb=xb: predictors["model"].predict(xb), req["seconds"]))
+            reply = case()
+        print(json.dumps(reply), flush=True)
+
+
 # ---- training ------------------------------------------------------------------------------------------------
 def steps_for(batch: int, samples: int, max_steps: int, min_steps: int) -> int:
     """Batches per timed epoch: about `samples` samples, within [min_steps, max_steps]."""
     return max(min_steps, min(max_steps, samples // batch))
 
 
-def bench_training(args, torch, ceilings: dict) -> list:
+def bench_training(args, torch, ceilings: dict, worker) -> list:
     """One row per (batch, threads) with medians; prints the table."""
     rows = []
     for batch in args.batches:
@@ -141,7 +193,7 @@ def bench_training(args, torch, ceilings: dict) -> list:
         x, y = make_data(n, args.dims)
         for threads in args.threads:
             T.set_threads(threads, torch)
-            cases = {"denso": DensoTrainer(args.dims, x, y, batch).run}
+            cases = {"denso": lambda: worker.call(op="train", batch=batch, n=n, threads=threads)}
             if torch is not None:
                 cases["torch_adam"] = TorchTrainer(torch, args.dims, x, y, batch, fused=False).epoch
                 cases["torch_fused"] = TorchTrainer(torch, args.dims, x, y, batch, fused=True).epoch
@@ -182,18 +234,18 @@ def training_table(rows: list, with_torch: bool) -> str:
 
 
 # ---- inference -----------------------------------------------------------------------------------------------
-def bench_inference(args, torch) -> list:
+def bench_inference(args, torch, worker) -> list:
     """Latency at batch 1 and throughput at batch 1024: denso `predict`, torch forward + softmax."""
     import numpy as np
     rows = []
     x, _ = make_data(max(args.infer_batches), args.dims, seed=1)
-    model = denso_model(args.dims)
     tmodel = torch_model(torch, args.dims).eval() if torch is not None else None
     for batch in args.infer_batches:
         xb = np.ascontiguousarray(x[:batch])
         for threads in args.threads:
             T.set_threads(threads, torch)
-            cases = {"denso": _latency_case(lambda: model.predict(xb), args.infer_time)}
+            cases = {"denso": lambda: worker.call(op="predict", batch=batch, max_batch=max(args.infer_batches),
+                                                  threads=threads, seconds=args.infer_time)}
             if torch is not None:
                 tx = torch.from_numpy(xb)
                 cases["torch"] = _torch_latency_case(torch, lambda: torch.softmax(tmodel(tx), dim=1),
@@ -335,6 +387,7 @@ def parse_args(argv):
     p.add_argument("--no-torch", action="store_true", help="report denso alone")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--rss-child", choices=["denso", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--denso-worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.batches, args.infer_batches = [1, 32], [1, 64]
@@ -351,6 +404,9 @@ def main(argv=None) -> dict:
     if args.rss_child:
         print(json.dumps(rss_child(args.rss_child, args)))
         return {}
+    if args.denso_worker:
+        denso_worker(args)
+        return {}
     torch = T.load_torch(not args.no_torch)
     info = T.machine_info(torch)
     print(T.header("denso vs PyTorch: training and inference", info))
@@ -360,10 +416,14 @@ def main(argv=None) -> dict:
     ceilings = T.gemm_ceilings(args.threads, torch, args.gemm_size, repeats=3 if args.quick else 5)
     print("### GEMM ceiling (float32, best of the repeats)\n\n" + T.gemm_table(ceilings, args.gemm_size) + "\n", flush=True)
     result = {"info": info, "ceilings": ceilings, "training": [], "inference": [], "memory": []}
-    if "training" in args.sections:
-        result["training"] = bench_training(args, torch, ceilings)
-    if "inference" in args.sections:
-        result["inference"] = bench_inference(args, torch)
+    worker = DensoProcess(args)
+    try:
+        if "training" in args.sections:
+            result["training"] = bench_training(args, torch, ceilings, worker)
+        if "inference" in args.sections:
+            result["inference"] = bench_inference(args, torch, worker)
+    finally:
+        worker.close()
     if "memory" in args.sections:
         result["memory"] = bench_memory(args, torch)
     if torch is not None and 2 in args.threads:
