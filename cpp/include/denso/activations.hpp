@@ -54,12 +54,13 @@ inline void activation_grad_row(const RowA& arow, RowG grow, Activation act, T a
 template <class T>
 void bias_activate(MatRef<T> A, const T* bias, Activation act, T alpha) {
   const Index rows = A.rows(), cols = A.cols();
-#pragma omp parallel for schedule(static) num_threads(pass_threads(rows * cols)) if (rows > 1)
-  for (Index i = 0; i < rows; ++i) {
-    auto r = A.row(i);
-    if (bias) r += CMapVec<T>(bias, cols);
-    activate_row<T>(r, act, alpha);
-  }
+  parallel_for(rows, rows * cols, [&](Index begin, Index end) {
+    for (Index i = begin; i < end; ++i) {
+      auto r = A.row(i);
+      if (bias) r += CMapVec<T>(bias, cols);
+      activate_row<T>(r, act, alpha);
+    }
+  });
 }
 
 // G = G ⊙ g'(Z) with g' taken from A (same shape as G), in place.
@@ -67,8 +68,9 @@ template <class T>
 void activation_backward(CMatRef<T> A, MatRef<T> G, Activation act, T alpha) {
   if (act == Activation::identity) return;
   const Index rows = G.rows();
-#pragma omp parallel for schedule(static) num_threads(pass_threads(rows * G.cols())) if (rows > 1)
-  for (Index i = 0; i < rows; ++i) activation_grad_row<T>(A.row(i), G.row(i), act, alpha);
+  parallel_for(rows, rows * G.cols(), [&](Index begin, Index end) {
+    for (Index i = begin; i < end; ++i) activation_grad_row<T>(A.row(i), G.row(i), act, alpha);
+  });
 }
 
 }  // namespace denso

@@ -28,6 +28,7 @@ void for_column_blocks(Index rows, Index cols, Index depth, F&& f) {
   }
 #pragma omp parallel num_threads(threads)
   {
+    FlushDenormals denormals;
 #ifdef _OPENMP
     const Index t = omp_get_thread_num(), nt = omp_get_num_threads();
 #else

@@ -26,18 +26,20 @@ struct SgdConfig {
 // momentum_buffer may be null when μ = 0.
 template <class T>
 void sgd_update(const SgdConfig& c, long step, Index n, T* param, const T* grad, T* momentum_buffer) {
-  const T lr = T(c.lr), wd = T(c.weight_decay), mu = T(c.momentum), keep = T(1 - c.dampening);
   const bool decay = c.weight_decay != 0, momentum = c.momentum != 0, nesterov = c.nesterov, first = step == 1;
-#pragma omp parallel for schedule(static) num_threads(pass_threads(n)) if (n >= kParallelMinElements)
-  for (Index i = 0; i < n; ++i) {
-    T g = decay ? grad[i] + wd * param[i] : grad[i];
-    if (momentum) {
-      T& b = momentum_buffer[i];
-      b = first ? g : mu * b + keep * g;
-      g = nesterov ? g + mu * b : b;
+  parallel_for(n, [&](Index begin, Index end) {
+    // Scalars live inside the loop body's scope: a store through `param` cannot alias them.
+    const T lr = T(c.lr), wd = T(c.weight_decay), mu = T(c.momentum), keep = T(1 - c.dampening);
+    for (Index i = begin; i < end; ++i) {
+      T g = decay ? grad[i] + wd * param[i] : grad[i];
+      if (momentum) {
+        T& b = momentum_buffer[i];
+        b = first ? g : mu * b + keep * g;
+        g = nesterov ? g + mu * b : b;
+      }
+      param[i] -= lr * g;
     }
-    param[i] -= lr * g;
-  }
+  });
 }
 
 struct RmspropConfig {
@@ -56,30 +58,32 @@ struct RmspropConfig {
 template <class T>
 void rmsprop_update(const RmspropConfig& c, long /*step*/, Index n, T* param, const T* grad, T* square_avg,
                     T* grad_avg, T* momentum_buffer) {
-  const T lr = T(c.lr), wd = T(c.weight_decay), alpha = T(c.alpha), rate = T(1 - c.alpha), eps = T(c.eps),
-          mu = T(c.momentum);
   const bool decay = c.weight_decay != 0, momentum = c.momentum > 0, centered = c.centered;
-#pragma omp parallel for schedule(static) num_threads(pass_threads(n)) if (n >= kParallelMinElements)
-  for (Index i = 0; i < n; ++i) {
-    const T g = decay ? grad[i] + wd * param[i] : grad[i];
-    T& v = square_avg[i];
-    v = alpha * v + rate * (g * g);
-    T d;
-    if (centered) {
-      T& ga = grad_avg[i];
-      ga += rate * (g - ga);
-      d = std::sqrt(v - ga * ga) + eps;
-    } else {
-      d = std::sqrt(v) + eps;
+  parallel_for(n, [&](Index begin, Index end) {
+    // Scalars live inside the loop body's scope: a store through `param` cannot alias them.
+    const T lr = T(c.lr), wd = T(c.weight_decay), alpha = T(c.alpha), rate = T(1 - c.alpha), eps = T(c.eps),
+            mu = T(c.momentum);
+    for (Index i = begin; i < end; ++i) {
+      const T g = decay ? grad[i] + wd * param[i] : grad[i];
+      T& v = square_avg[i];
+      v = alpha * v + rate * (g * g);
+      T d;
+      if (centered) {
+        T& ga = grad_avg[i];
+        ga += rate * (g - ga);
+        d = std::sqrt(v - ga * ga) + eps;
+      } else {
+        d = std::sqrt(v) + eps;
+      }
+      if (momentum) {
+        T& b = momentum_buffer[i];
+        b = mu * b + g / d;
+        param[i] -= lr * b;
+      } else {
+        param[i] -= lr * (g / d);
+      }
     }
-    if (momentum) {
-      T& b = momentum_buffer[i];
-      b = mu * b + g / d;
-      param[i] -= lr * b;
-    } else {
-      param[i] -= lr * (g / d);
-    }
-  }
+  });
 }
 
 struct AdamConfig {
@@ -99,24 +103,26 @@ template <class T>
 void adam_update(const AdamConfig& c, long step, Index n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
                  T* max_exp_avg_sq) {
   const double t = static_cast<double>(step);
-  const T step_size = T(c.lr / (1 - std::pow(c.beta1, t))), bc2_sqrt = T(std::sqrt(1 - std::pow(c.beta2, t)));
-  const T rate1 = T(1 - c.beta1), beta2 = T(c.beta2), rate2 = T(1 - c.beta2), eps = T(c.eps);
-  const T wd = T(c.weight_decay), shrink = T(1 - c.lr * c.weight_decay);
   const bool decoupled = c.decoupled_weight_decay && c.weight_decay != 0;
   const bool coupled = !c.decoupled_weight_decay && c.weight_decay != 0, amsgrad = c.amsgrad;
-#pragma omp parallel for schedule(static) num_threads(pass_threads(n)) if (n >= kParallelMinElements)
-  for (Index i = 0; i < n; ++i) {
-    T& p = param[i];
-    if (decoupled) p *= shrink;
-    const T g = coupled ? grad[i] + wd * p : grad[i];
-    T& m = exp_avg[i];
-    T& v = exp_avg_sq[i];
-    m += rate1 * (g - m);
-    v = beta2 * v + rate2 * (g * g);
-    T u = v;
-    if (amsgrad) u = max_exp_avg_sq[i] = std::max(max_exp_avg_sq[i], v);
-    p -= step_size * (m / (std::sqrt(u) / bc2_sqrt + eps));
-  }
+  parallel_for(n, [&](Index begin, Index end) {
+    // Scalars live inside the loop body's scope: a store through `param` cannot alias them.
+    const T step_size = T(c.lr / (1 - std::pow(c.beta1, t))), bc2_sqrt = T(std::sqrt(1 - std::pow(c.beta2, t)));
+    const T rate1 = T(1 - c.beta1), beta2 = T(c.beta2), rate2 = T(1 - c.beta2), eps = T(c.eps);
+    const T wd = T(c.weight_decay), shrink = T(1 - c.lr * c.weight_decay);
+    for (Index i = begin; i < end; ++i) {
+      T& p = param[i];
+      if (decoupled) p *= shrink;
+      const T g = coupled ? grad[i] + wd * p : grad[i];
+      T& m = exp_avg[i];
+      T& v = exp_avg_sq[i];
+      m += rate1 * (g - m);
+      v = beta2 * v + rate2 * (g * g);
+      T u = v;
+      if (amsgrad) u = max_exp_avg_sq[i] = std::max(max_exp_avg_sq[i], v);
+      p -= step_size * (m / (std::sqrt(u) / bc2_sqrt + eps));
+    }
+  });
 }
 
 // One config for every optimizer, so a compiled plan can hold any of them. AdamW is `adam` with

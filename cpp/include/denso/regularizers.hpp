@@ -1,5 +1,6 @@
 // Weight penalties and input transforms used during training (dropout, Gaussian noise).
 #pragma once
+#include <array>
 #include <cmath>
 #include "denso/rng.hpp"
 #include "denso/threads.hpp"
@@ -12,15 +13,28 @@ template <class T>
 double add_weight_penalty(const T* w, T* grad, Index n, double l1, double l2) {
   if (l1 == 0.0 && l2 == 0.0) return 0.0;
   const T c1 = T(l1), c2 = T(2 * l2);
-  double sq = 0.0, abs = 0.0;
-#pragma omp parallel for simd reduction(+ : sq, abs) num_threads(pass_threads(n)) schedule(static)
-  for (Index i = 0; i < n; ++i) {
-    const T v = w[i];
-    grad[i] += c2 * v + c1 * T((v > T(0)) - (v < T(0)));
-    sq += double(v) * double(v);
-    abs += std::abs(double(v));
+  // Fixed blocks summed in order: the penalty does not depend on thread count or alignment.
+  constexpr Index blocks = 16;
+  std::array<double, blocks> sq{}, abs{};
+  parallel_for(blocks, n, [&](Index first, Index last) {
+    for (Index b = first; b < last; ++b) {
+      double s = 0.0, a = 0.0;
+      for (Index i = n * b / blocks; i < n * (b + 1) / blocks; ++i) {
+        const T v = w[i];
+        grad[i] += c2 * v + c1 * T((v > T(0)) - (v < T(0)));
+        s += double(v) * double(v);
+        a += std::abs(double(v));
+      }
+      sq[b] = s;
+      abs[b] = a;
+    }
+  });
+  double sq_total = 0.0, abs_total = 0.0;
+  for (Index b = 0; b < blocks; ++b) {
+    sq_total += sq[b];
+    abs_total += abs[b];
   }
-  return l2 * sq + l1 * abs;
+  return l2 * sq_total + l1 * abs_total;
 }
 
 // Inverted dropout: mask_i = 1/(1−p) with probability 1−p else 0 (uniform_i < p drops);

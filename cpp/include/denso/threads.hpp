@@ -3,6 +3,9 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
+#include <utility>
+#include "denso/fpenv.hpp"
+#include "denso/types.hpp"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -11,7 +14,7 @@ namespace denso {
 
 // Elementwise passes (activations, optimizer updates) smaller than this stay on one thread: waking
 // a team costs more than it saves. Measured: Adam over 235k values takes 124 us alone, 62 us on two.
-constexpr long kParallelMinElements = 1L << 15;
+constexpr Index kParallelMinElements = 1L << 15;
 
 inline std::atomic<int>& thread_count() {
 #ifdef _OPENMP
@@ -33,8 +36,36 @@ inline void set_num_threads(int n) {
 }
 
 // Threads for an elementwise pass over `elements` values.
-inline int pass_threads(long elements) {
+inline int pass_threads(Index elements) {
   return elements >= kParallelMinElements ? get_num_threads() : 1;
+}
+
+// body(begin, end) over contiguous blocks of [0, n), one per thread when the pass is big enough.
+// Each thread flushes denormals itself: pool threads may have been created by another library's
+// OpenMP runtime (torch loads its own globally) without the caller's FTZ/DAZ setting.
+// `elements` is the pass's size in values (n rows of a matrix hold more than n values).
+template <class F>
+void parallel_for(Index n, Index elements, F&& body) {
+  const int threads = n > 1 ? pass_threads(elements) : 1;
+  if (threads <= 1) {
+    body(Index(0), n);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    FlushDenormals denormals;
+#ifdef _OPENMP
+    const Index t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const Index t = 0, nt = 1;
+#endif
+    body(n * t / nt, n * (t + 1) / nt);
+  }
+}
+
+template <class F>
+void parallel_for(Index n, F&& body) {
+  parallel_for(n, n, std::forward<F>(body));
 }
 
 inline bool has_openmp() {
