@@ -26,18 +26,11 @@ void for_column_blocks(Index rows, Index cols, Index depth, F&& f) {
     f(Index(0), cols);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  {
-    FlushDenormals denormals;
-#ifdef _OPENMP
-    const Index t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    const Index t = 0, nt = 1;
-#endif
+  run_team(threads, [&](Index t, Index nt) {
     const Index blocks = (cols + 15) / 16;
     const Index c0 = std::min(cols, blocks * t / nt * 16), c1 = std::min(cols, blocks * (t + 1) / nt * 16);
     if (c1 > c0) f(c0, c1 - c0);
-  }
+  });
 }
 
 // A = g(X·W + b).  X: batch × in, W: in × out, b: out (or null), A: batch × out.

@@ -40,9 +40,23 @@ inline int pass_threads(Index elements) {
   return elements >= kParallelMinElements ? get_num_threads() : 1;
 }
 
-// body(begin, end) over contiguous blocks of [0, n), one per thread when the pass is big enough.
-// Each thread flushes denormals itself: pool threads may have been created by another library's
-// OpenMP runtime (torch loads its own globally) without the caller's FTZ/DAZ setting.
+// body(t, nt) on each of `threads` threads. Each thread flushes denormals itself: pool threads may
+// have been created by another library's OpenMP runtime (torch loads its own globally) without the
+// caller's FTZ/DAZ setting.
+template <class F>
+void run_team(int threads, F&& body) {
+#pragma omp parallel num_threads(threads)
+  {
+    FlushDenormals denormals;
+#ifdef _OPENMP
+    body(Index(omp_get_thread_num()), Index(omp_get_num_threads()));
+#else
+    body(Index(0), Index(1));
+#endif
+  }
+}
+
+// body(begin, end) over contiguous blocks of [0, n), one per thread when the pass is big enough;
 // `elements` is the pass's size in values (n rows of a matrix hold more than n values).
 template <class F>
 void parallel_for(Index n, Index elements, F&& body) {
@@ -51,16 +65,7 @@ void parallel_for(Index n, Index elements, F&& body) {
     body(Index(0), n);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  {
-    FlushDenormals denormals;
-#ifdef _OPENMP
-    const Index t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    const Index t = 0, nt = 1;
-#endif
-    body(n * t / nt, n * (t + 1) / nt);
-  }
+  run_team(threads, [&](Index t, Index nt) { body(n * t / nt, n * (t + 1) / nt); });
 }
 
 template <class F>
