@@ -24,21 +24,33 @@ struct SgdConfig {
 // g ← g + μ·b  (Nesterov)  or  g ← b          (if μ ≠ 0)
 // θ ← θ − γ·g
 // momentum_buffer may be null when μ = 0.
+// One block of the SGD pass; momentum and Nesterov are template flags so each variant vectorises.
+template <class T, bool Momentum, bool Nesterov>
+void sgd_block(const SgdConfig& c, bool first, Index begin, Index end, T* param, const T* grad,
+               T* momentum_buffer) {
+  const T lr = T(c.lr), wd = T(c.weight_decay), mu = T(c.momentum), keep = T(1 - c.dampening);
+  const bool decay = c.weight_decay != 0;
+  for (Index i = begin; i < end; ++i) {
+    T g = decay ? grad[i] + wd * param[i] : grad[i];
+    if constexpr (Momentum) {
+      T& b = momentum_buffer[i];
+      b = first ? g : mu * b + keep * g;
+      g = Nesterov ? g + mu * b : b;
+    }
+    param[i] -= lr * g;
+  }
+}
+
 template <class T>
 void sgd_update(const SgdConfig& c, long step, Index n, T* param, const T* grad, T* momentum_buffer) {
-  const bool decay = c.weight_decay != 0, momentum = c.momentum != 0, nesterov = c.nesterov, first = step == 1;
+  const bool first = step == 1;
   parallel_for(n, [&](Index begin, Index end) {
-    // Scalars live inside the loop body's scope: a store through `param` cannot alias them.
-    const T lr = T(c.lr), wd = T(c.weight_decay), mu = T(c.momentum), keep = T(1 - c.dampening);
-    for (Index i = begin; i < end; ++i) {
-      T g = decay ? grad[i] + wd * param[i] : grad[i];
-      if (momentum) {
-        T& b = momentum_buffer[i];
-        b = first ? g : mu * b + keep * g;
-        g = nesterov ? g + mu * b : b;
-      }
-      param[i] -= lr * g;
-    }
+    if (c.momentum == 0)
+      sgd_block<T, false, false>(c, first, begin, end, param, grad, momentum_buffer);
+    else if (c.nesterov)
+      sgd_block<T, true, true>(c, first, begin, end, param, grad, momentum_buffer);
+    else
+      sgd_block<T, true, false>(c, first, begin, end, param, grad, momentum_buffer);
   });
 }
 
@@ -55,34 +67,49 @@ struct RmspropConfig {
 // θ ← θ − γ·g/d                               (otherwise)
 // grad_avg may be null unless centered, momentum_buffer unless μ > 0. RMSprop has no bias correction:
 // `step` is unused and kept for a uniform signature.
+// One block of the RMSprop pass; the variants are template flags so each loop vectorises
+// (GCC does not unswitch the conditional stores of the runtime-flag version).
+template <class T, bool Centered, bool Momentum>
+void rmsprop_block(const RmspropConfig& c, Index begin, Index end, T* param, const T* grad, T* square_avg,
+                   T* grad_avg, T* momentum_buffer) {
+  const T lr = T(c.lr), wd = T(c.weight_decay), alpha = T(c.alpha), rate = T(1 - c.alpha), eps = T(c.eps),
+          mu = T(c.momentum);
+  const bool decay = c.weight_decay != 0;
+  for (Index i = begin; i < end; ++i) {
+    const T g = decay ? grad[i] + wd * param[i] : grad[i];
+    T& v = square_avg[i];
+    v = alpha * v + rate * (g * g);
+    T d;
+    if constexpr (Centered) {
+      T& ga = grad_avg[i];
+      ga += rate * (g - ga);
+      d = std::sqrt(v - ga * ga) + eps;
+    } else {
+      d = std::sqrt(v) + eps;
+    }
+    if constexpr (Momentum) {
+      T& b = momentum_buffer[i];
+      b = mu * b + g / d;
+      param[i] -= lr * b;
+    } else {
+      param[i] -= lr * (g / d);
+    }
+  }
+}
+
 template <class T>
 void rmsprop_update(const RmspropConfig& c, long /*step*/, Index n, T* param, const T* grad, T* square_avg,
                     T* grad_avg, T* momentum_buffer) {
-  const bool decay = c.weight_decay != 0, momentum = c.momentum > 0, centered = c.centered;
+  const bool momentum = c.momentum > 0;
   parallel_for(n, [&](Index begin, Index end) {
-    // Scalars live inside the loop body's scope: a store through `param` cannot alias them.
-    const T lr = T(c.lr), wd = T(c.weight_decay), alpha = T(c.alpha), rate = T(1 - c.alpha), eps = T(c.eps),
-            mu = T(c.momentum);
-    for (Index i = begin; i < end; ++i) {
-      const T g = decay ? grad[i] + wd * param[i] : grad[i];
-      T& v = square_avg[i];
-      v = alpha * v + rate * (g * g);
-      T d;
-      if (centered) {
-        T& ga = grad_avg[i];
-        ga += rate * (g - ga);
-        d = std::sqrt(v - ga * ga) + eps;
-      } else {
-        d = std::sqrt(v) + eps;
-      }
-      if (momentum) {
-        T& b = momentum_buffer[i];
-        b = mu * b + g / d;
-        param[i] -= lr * b;
-      } else {
-        param[i] -= lr * (g / d);
-      }
-    }
+    if (c.centered && momentum)
+      rmsprop_block<T, true, true>(c, begin, end, param, grad, square_avg, grad_avg, momentum_buffer);
+    else if (c.centered)
+      rmsprop_block<T, true, false>(c, begin, end, param, grad, square_avg, grad_avg, momentum_buffer);
+    else if (momentum)
+      rmsprop_block<T, false, true>(c, begin, end, param, grad, square_avg, grad_avg, momentum_buffer);
+    else
+      rmsprop_block<T, false, false>(c, begin, end, param, grad, square_avg, grad_avg, momentum_buffer);
   });
 }
 
@@ -102,10 +129,10 @@ struct AdamConfig {
 template <class T>
 void adam_update(const AdamConfig& c, long step, Index n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
                  T* max_exp_avg_sq) {
-  const double t = static_cast<double>(step);
-  const bool decoupled = c.decoupled_weight_decay && c.weight_decay != 0;
-  const bool coupled = !c.decoupled_weight_decay && c.weight_decay != 0, amsgrad = c.amsgrad;
   parallel_for(n, [&](Index begin, Index end) {
+    const double t = static_cast<double>(step);
+    const bool decoupled = c.decoupled_weight_decay && c.weight_decay != 0;
+    const bool coupled = !c.decoupled_weight_decay && c.weight_decay != 0, amsgrad = c.amsgrad;
     // Scalars live inside the loop body's scope: a store through `param` cannot alias them.
     const T step_size = T(c.lr / (1 - std::pow(c.beta1, t))), bc2_sqrt = T(std::sqrt(1 - std::pow(c.beta2, t)));
     const T rate1 = T(1 - c.beta1), beta2 = T(c.beta2), rate2 = T(1 - c.beta2), eps = T(c.eps);
