@@ -126,29 +126,35 @@ struct AdamConfig {
 // s ← γ / (1 − β1^t);  d ← sqrt(u) / sqrt(1 − β2^t) + ε   (ε after the bias correction)
 // θ ← θ − s·m/d                               (= θ − γ·m̂/(sqrt(û) + ε) with m̂, û bias-corrected)
 // max_exp_avg_sq (v̂) may be null unless amsgrad.
+// One block of the Adam pass, a function of its own so it vectorises in every calling context.
+template <class T>
+void adam_block(const AdamConfig& c, long step, Index begin, Index end, T* param, const T* grad, T* exp_avg,
+                T* exp_avg_sq, T* max_exp_avg_sq) {
+  const double t = static_cast<double>(step);
+  const T step_size = T(c.lr / (1 - std::pow(c.beta1, t))), bc2_sqrt = T(std::sqrt(1 - std::pow(c.beta2, t)));
+  const T rate1 = T(1 - c.beta1), beta2 = T(c.beta2), rate2 = T(1 - c.beta2), eps = T(c.eps);
+  const T wd = T(c.weight_decay), shrink = T(1 - c.lr * c.weight_decay);
+  const bool decoupled = c.decoupled_weight_decay && c.weight_decay != 0;
+  const bool coupled = !c.decoupled_weight_decay && c.weight_decay != 0, amsgrad = c.amsgrad;
+  for (Index i = begin; i < end; ++i) {
+    T& p = param[i];
+    if (decoupled) p *= shrink;
+    const T g = coupled ? grad[i] + wd * p : grad[i];
+    T& m = exp_avg[i];
+    T& v = exp_avg_sq[i];
+    m += rate1 * (g - m);
+    v = beta2 * v + rate2 * (g * g);
+    T u = v;
+    if (amsgrad) u = max_exp_avg_sq[i] = std::max(max_exp_avg_sq[i], v);
+    p -= step_size * (m / (std::sqrt(u) / bc2_sqrt + eps));
+  }
+}
+
 template <class T>
 void adam_update(const AdamConfig& c, long step, Index n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
                  T* max_exp_avg_sq) {
   parallel_for(n, [&](Index begin, Index end) {
-    const double t = static_cast<double>(step);
-    const bool decoupled = c.decoupled_weight_decay && c.weight_decay != 0;
-    const bool coupled = !c.decoupled_weight_decay && c.weight_decay != 0, amsgrad = c.amsgrad;
-    // Scalars live inside the loop body's scope: a store through `param` cannot alias them.
-    const T step_size = T(c.lr / (1 - std::pow(c.beta1, t))), bc2_sqrt = T(std::sqrt(1 - std::pow(c.beta2, t)));
-    const T rate1 = T(1 - c.beta1), beta2 = T(c.beta2), rate2 = T(1 - c.beta2), eps = T(c.eps);
-    const T wd = T(c.weight_decay), shrink = T(1 - c.lr * c.weight_decay);
-    for (Index i = begin; i < end; ++i) {
-      T& p = param[i];
-      if (decoupled) p *= shrink;
-      const T g = coupled ? grad[i] + wd * p : grad[i];
-      T& m = exp_avg[i];
-      T& v = exp_avg_sq[i];
-      m += rate1 * (g - m);
-      v = beta2 * v + rate2 * (g * g);
-      T u = v;
-      if (amsgrad) u = max_exp_avg_sq[i] = std::max(max_exp_avg_sq[i], v);
-      p -= step_size * (m / (std::sqrt(u) / bc2_sqrt + eps));
-    }
+    adam_block<T>(c, step, begin, end, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq);
   });
 }
 
