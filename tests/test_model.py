@@ -246,3 +246,16 @@ def test_batch_callbacks_see_every_batch():
     model.fit(x, y, epochs=2, batch_size=16, verbose=0,
               callbacks=[denso.LambdaCallback(on_batch_end=lambda batch, logs: seen.append(batch))])
     assert seen == [0, 1, 2, 3, 0, 1, 2, 3]
+
+
+def test_engine_names_are_checked_and_plan_refuses_what_it_cannot_run():
+    x, y = _blobs(40)
+    model = _classifier()
+    for call in (lambda: model.fit(x, y, verbose=0, engine="fast"), lambda: model.predict(x, engine="fast"),
+                 lambda: model.evaluate(x, y, engine="fast")):
+        with pytest.raises(ValueError, match="`engine` must be 'auto', 'plan' or 'graph', got 'fast'"):
+            call()
+    trailing = Sequential([Dense(3), Dropout(0.5)], input_dim=5)
+    trailing.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="engine='plan' cannot run this model: Dropout/GaussianNoise after"):
+        trailing.fit(x, np.zeros((40, 3)), verbose=0, engine="plan")

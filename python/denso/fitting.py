@@ -53,16 +53,15 @@ def run_fit(model, x, y, epochs, batch_size, shuffle, validation_data, validatio
     live = verbose == 1 and bar.live
     chunk = 1 if callback_list.needs_batch_hooks else (max(1, steps // 50) if live else steps)
 
+    order = np.arange(n, dtype=np.int64)           # allocated once; refilled each epoch
+    snapshot = np.empty_like(model._flat.data)     # weights before each native call, kept for divergence
     callback_list.on_train_begin({})
     for epoch in range(initial_epoch, epochs):
         callback_list.on_epoch_begin(epoch, {})
         bar.epoch_begin(epoch)
-        order = np.empty(n, dtype=np.int64)
         if shuffle:
             _core.shuffled_indices(seed, epoch, order)
-        else:
-            order[:] = np.arange(n)
-        totals = _run_epoch(model, runner, x, y_arr, labels, order, batch_size, steps, chunk, per_step,
+        totals = _run_epoch(model, runner, x, y_arr, labels, order, snapshot, batch_size, steps, chunk, per_step,
                             callback_list, bar, epoch)
         logs = model._logs(totals)
         if val is not None:
@@ -76,7 +75,8 @@ def run_fit(model, x, y, epochs, batch_size, shuffle, validation_data, validatio
     return history
 
 
-def _run_epoch(model, runner, x, y, labels, order, batch_size, steps, chunk, per_step, callback_list, bar, epoch):
+def _run_epoch(model, runner, x, y, labels, order, snapshot, batch_size, steps, chunk, per_step, callback_list, bar,
+               epoch):
     """All batches of one epoch, `chunk` batches per native call; stops on a non-finite loss."""
     totals = {"loss": 0.0, "data_loss": 0.0, "correct": 0.0, "abs_error": 0.0, "rows": 0, "batches": 0}
     for first in range(0, steps, chunk):
@@ -87,7 +87,7 @@ def _run_epoch(model, runner, x, y, labels, order, batch_size, steps, chunk, per
                 lrs[i] = model.optimizer.lr = per_step[-1].lr_for_step(model._step + i, model.optimizer.lr)
         else:
             lrs = np.full(last - first, float(model.optimizer.lr), dtype=np.float64)
-        snapshot = model._flat.data.copy()
+        np.copyto(snapshot, model._flat.data)
         result = runner.train(x, y, labels, order, batch_size, first, last, lrs, model._step)
         model._step = int(result["step"])
         for key in totals:

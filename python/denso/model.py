@@ -209,8 +209,7 @@ class Sequential:
                        verbose, seed, initial_epoch, engine)
 
     def _engine(self, engine: str, max_batch: int, seed: int, labels):
-        if engine not in ("auto", "plan", "graph"):
-            raise ValueError(f"`engine` must be 'auto', 'plan' or 'graph', got {engine!r}")
+        _check_engine(engine)
         reason = unsupported_reason(self)
         if engine == "plan" and reason:
             raise ValueError(f"engine='plan' cannot run this model: {reason}")
@@ -232,8 +231,7 @@ class Sequential:
         self._require_built("predict")
         x = self._inputs(x)
         batch_size = require_positive_int(batch_size, "batch_size")
-        if engine not in ("auto", "plan", "graph"):
-            raise ValueError(f"`engine` must be 'auto', 'plan' or 'graph', got {engine!r}")
+        _check_engine(engine)
         if engine == "graph" or unsupported_reason(self) is not None:
             return self._graph_forward(Tensor(x), training=False, probabilities=True).data
         out = np.empty((x.shape[0], self.output_dim), dtype=self.dtype)
@@ -349,3 +347,8 @@ class Sequential:
     def _require_compiled(self, what: str) -> None:
         if self.loss is None or self.optimizer is None:
             raise ValueError(f"{what}() needs a compiled model: call model.compile(optimizer, loss) first")
+
+
+def _check_engine(engine) -> None:
+    if engine not in ("auto", "plan", "graph"):
+        raise ValueError(f"`engine` must be 'auto', 'plan' or 'graph', got {engine!r}")
