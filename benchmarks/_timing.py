@@ -57,7 +57,7 @@ def import_denso():
 
 
 def set_threads(n: int, torch=None) -> None:
-    """The same thread count for denso (Eigen + OpenMP) and torch (intra-op pool)."""
+    """The same thread count for denso (its pool, which also runs the BLAS) and torch (intra-op pool)."""
     denso = import_denso()
     denso.set_num_threads(n)
     if torch is not None:
@@ -234,7 +234,7 @@ def machine_info(torch=None) -> dict:
         "numpy": np.__version__,
         "denso": getattr(denso, "__version__", "?"),
         "denso_simd": denso._core.simd_instruction_sets().split(",")[0],
-        "denso_openmp": bool(denso._core.has_openmp()),
+        "denso_blas": denso._core.blas_info(),
         "torch": torch.__version__ if torch is not None else "not installed",
         "load": load_average(),
     }
@@ -245,7 +245,7 @@ def header(title: str, info: dict) -> str:
     return (f"## {title}\n\n"
             f"{info['date']} · {info['cpu']} ({info['cores']} cores) · {info['os']} · Python {info['python']} · "
             f"numpy {info['numpy']} · torch {info['torch']} · denso {info['denso']} "
-            f"({info['denso_simd']}, OpenMP {'on' if info['denso_openmp'] else 'off'}) · "
+            f"({info['denso_simd']}, BLAS {info['denso_blas']}) · "
             f"load average at start {info['load']}\n")
 
 

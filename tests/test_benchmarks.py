@@ -160,6 +160,9 @@ def _eigen_available() -> bool:
 
 @pytest.fixture(scope="module")
 def denso_bench_exe(tmp_path_factory):
+    installed = shutil.which("denso-bench")  # `pip install .` puts it beside the `denso` command
+    if installed is not None:
+        return installed
     if shutil.which("cmake") is None:
         pytest.skip("cmake is not installed")
     if not _eigen_available():
@@ -171,7 +174,7 @@ def denso_bench_exe(tmp_path_factory):
     compiled = subprocess.run(["cmake", "--build", str(build), "--target", "denso_bench"], capture_output=True,
                               text=True)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
-    return build / "denso_bench"
+    return build / "denso-bench"
 
 
 def test_native_bench(denso_bench_exe, bench):

@@ -1,7 +1,7 @@
 // The extension module denso._core: one registration call per area.
 #include <pybind11/pybind11.h>
 #include <Eigen/Core>
-#include "denso/threads.hpp"
+#include "denso/gemm.hpp"
 
 namespace py = pybind11;
 
@@ -17,7 +17,7 @@ PYBIND11_MODULE(_core, m) {
     denso::set_num_threads(n);
   }, py::arg("n"), "Threads used by the GEMMs and the elementwise passes.");
   m.def("get_num_threads", &denso::get_num_threads);
-  m.def("has_openmp", &denso::has_openmp);
+  m.def("blas_info", &denso::blas_info, "The BLAS under the large products and the CPU kernel it chose.");
   m.def("simd_instruction_sets", [] { return std::string(Eigen::SimdInstructionSetsInUse()); });
   bind_kernels(m);
   bind_plan(m);

@@ -1,7 +1,7 @@
 """denso: fast dense neural networks on the CPU.
 
 The graph API: Tensor, no_grad, the ops in `denso.functional` (re-exported here), gradcheck.
-The kernels are C++ (Eigen, OpenMP) under `denso._core`.
+The kernels are C++ (Eigen, OpenBLAS, a thread pool of its own) under `denso._core`.
 """
 from . import _core
 from ._core import get_num_threads, set_num_threads

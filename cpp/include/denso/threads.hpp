@@ -1,14 +1,12 @@
-// One thread count for Eigen's GEMMs and our own OpenMP passes.
+// One thread count for every parallel pass and GEMM: denso's own pool (thread_pool.hpp) runs them,
+// and the BLAS, when there is one, always runs single-threaded inside a pool thread, so the two
+// never compete for the cores.
 #pragma once
-#include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
 #include <utility>
-#include "denso/fpenv.hpp"
+#include "denso/thread_pool.hpp"
 #include "denso/types.hpp"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace denso {
 
@@ -17,43 +15,23 @@ namespace denso {
 constexpr Index kParallelMinElements = 1L << 15;
 
 inline std::atomic<int>& thread_count() {
-#ifdef _OPENMP
-  static std::atomic<int> count{std::max(1, omp_get_max_threads())};
-#else
-  static std::atomic<int> count{1};
-#endif
+  static std::atomic<int> count{default_thread_count()};
   return count;
 }
 
 inline int get_num_threads() { return thread_count().load(); }
 
-inline void set_num_threads(int n) {
-  thread_count().store(n);
-  Eigen::setNbThreads(n);
-#ifdef _OPENMP
-  omp_set_num_threads(n);
-#endif
-}
+inline void set_num_threads(int n) { thread_count().store(n); }
 
 // Threads for an elementwise pass over `elements` values.
 inline int pass_threads(Index elements) {
   return elements >= kParallelMinElements ? get_num_threads() : 1;
 }
 
-// body(t, nt) on each of `threads` threads. Each thread flushes denormals itself: pool threads may
-// have been created by another library's OpenMP runtime (torch loads its own globally) without the
-// caller's FTZ/DAZ setting.
+// body(t, nt) on each of `threads` threads; denormals are flushed on every one of them.
 template <class F>
 void run_team(int threads, F&& body) {
-#pragma omp parallel num_threads(threads)
-  {
-    FlushDenormals denormals;
-#ifdef _OPENMP
-    body(Index(omp_get_thread_num()), Index(omp_get_num_threads()));
-#else
-    body(Index(0), Index(1));
-#endif
-  }
+  run_on_pool(threads, std::forward<F>(body));
 }
 
 // body(begin, end) over contiguous blocks of [0, n), one per thread when the pass is big enough;
@@ -71,14 +49,6 @@ void parallel_for(Index n, Index elements, F&& body) {
 template <class F>
 void parallel_for(Index n, F&& body) {
   parallel_for(n, n, std::forward<F>(body));
-}
-
-inline bool has_openmp() {
-#ifdef _OPENMP
-  return true;
-#else
-  return false;
-#endif
 }
 
 }  // namespace denso
