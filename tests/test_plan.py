@@ -55,6 +55,46 @@ def test_plan_path_equals_graph_path(loss, layers, optimizer, dtype):
     assert plan.optimizer.state[0]["step"] == graph.optimizer.state[0]["step"] == 3 * 7  # 103 = 6·16 + 7
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch_size", [1, 2])
+@pytest.mark.parametrize("loss,layers,optimizer", CASES)
+def test_fused_small_batch_update_equals_graph_path(loss, layers, optimizer, dtype, batch_size):
+    """At 1-2 rows the plan never writes dW: the optimizer pass computes it (and the l1/l2 terms) on
+    the fly. The graph path materialises every gradient and runs the plain optimizer pass."""
+    x, y = _data(loss, n=21)  # batch 2: ten 2-row batches and a last 1-row batch
+    plan, graph = _model(layers(), loss, optimizer(), dtype), _model(layers(), loss, optimizer(), dtype)
+    hp = plan.fit(x, y, epochs=2, batch_size=batch_size, verbose=0, seed=5, engine="plan")
+    hg = graph.fit(x, y, epochs=2, batch_size=batch_size, verbose=0, seed=5, engine="graph")
+    for wp, wg in zip(plan.get_weights(), graph.get_weights()):
+        np.testing.assert_allclose(wp, wg, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(hp.history["loss"], hg.history["loss"], rtol=TOL[dtype])
+    for slot_p, slot_g in zip(plan.optimizer.slot_buffers(0), graph.optimizer.slot_buffers(0)):
+        np.testing.assert_allclose(slot_p, slot_g, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("optimizer", [lambda: denso.optim.Adam(lr=1e-3, weight_decay=1e-3),
+                                       lambda: denso.optim.AdamW(lr=1e-3, amsgrad=True),
+                                       lambda: denso.optim.SGD(lr=1e-2, momentum=0.9),
+                                       lambda: denso.optim.RMSprop(lr=1e-3, momentum=0.5)])
+def test_fused_small_batch_update_split_over_threads(optimizer, threads, restore_threads):
+    """A network big enough (> 32k parameters) for the fused pass to be split in contiguous halves,
+    the split falling inside a weight matrix: float64 plan == graph to 1e-12 at every thread count."""
+    denso.set_num_threads(threads)
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((9, 150)), rng.integers(0, 4, 9)
+    models = []
+    for engine in ("plan", "graph"):
+        model = Sequential([Dense(160, activation="tanh", l2=1e-3), Dense(64, activation="relu", l1=1e-4),
+                            Dense(4)], input_dim=150, seed=2, dtype="float64")
+        model.compile(optimizer(), "categorical_crossentropy")
+        assert model.count_params() > 2**15  # the size from which passes run on 2 threads
+        model.fit(x, y, epochs=2, batch_size=2, verbose=0, seed=1, engine=engine)
+        models.append(model)
+    for wp, wg in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(wp, wg, rtol=1e-12, atol=1e-12)
+
+
 def test_same_seed_gives_bit_identical_weights_and_other_seeds_differ():
     x, y = _data("categorical_crossentropy")
     runs = []

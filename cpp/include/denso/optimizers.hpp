@@ -14,6 +14,17 @@ namespace denso {
 // EIGEN_FAST_MATH packet sqrt is an rsqrt approximation whose use depends on alignment, so it is
 // avoided. (The sqrt loops vectorise only under -fno-math-errno; the update is memory-bound anyway.)
 
+// Each rule is an "updater": an object holding the step's constants and the parameter/state base
+// pointers, whose call upd(offset, n, grad) updates values [offset, offset + n) with the gradient
+// grad(j) of value offset + j. The flat pass reads grad(j) from a buffer; the plan's fused
+// small-batch pass computes it on the fly from the layer's inputs and output gradients, so dW is
+// never written and read back. grad(j) is always read first, before the parameter changes.
+template <class T>
+struct FlatGrad {
+  const T* g;
+  T operator()(Index j) const { return g[j]; }
+};
+
 struct SgdConfig {
   double lr, momentum, dampening, weight_decay;
   bool nesterov;
@@ -23,35 +34,43 @@ struct SgdConfig {
 // b ← g  at step 1;  b ← μ·b + (1 − τ)·g      (if μ ≠ 0; the first step is undampened)
 // g ← g + μ·b  (Nesterov)  or  g ← b          (if μ ≠ 0)
 // θ ← θ − γ·g
-// momentum_buffer may be null when μ = 0.
-// One block of the SGD pass; momentum and Nesterov are template flags so each variant vectorises.
+// momentum_buffer may be null when μ = 0. Momentum and Nesterov are template flags so each variant
+// vectorises.
 template <class T, bool Momentum, bool Nesterov>
-void sgd_block(const SgdConfig& c, bool first, Index begin, Index end, T* param, const T* grad,
-               T* momentum_buffer) {
-  const T lr = T(c.lr), wd = T(c.weight_decay), mu = T(c.momentum), keep = T(1 - c.dampening);
-  const bool decay = c.weight_decay != 0;
-  for (Index i = begin; i < end; ++i) {
-    T g = decay ? grad[i] + wd * param[i] : grad[i];
-    if constexpr (Momentum) {
-      T& b = momentum_buffer[i];
-      b = first ? g : mu * b + keep * g;
-      g = Nesterov ? g + mu * b : b;
-    }
-    param[i] -= lr * g;
-  }
-}
+struct SgdUpdater {
+  T lr, wd, mu, keep;
+  bool decay, first;
+  T *param, *momentum_buffer;
 
-template <class T>
-void sgd_update(const SgdConfig& c, long step, Index n, T* param, const T* grad, T* momentum_buffer) {
-  const bool first = step == 1;
-  parallel_for(n, [&](Index begin, Index end) {
-    if (c.momentum == 0)
-      sgd_block<T, false, false>(c, first, begin, end, param, grad, momentum_buffer);
-    else if (c.nesterov)
-      sgd_block<T, true, true>(c, first, begin, end, param, grad, momentum_buffer);
-    else
-      sgd_block<T, true, false>(c, first, begin, end, param, grad, momentum_buffer);
-  });
+  SgdUpdater(const SgdConfig& c, long step, T* p, T* b)
+      : lr(T(c.lr)), wd(T(c.weight_decay)), mu(T(c.momentum)), keep(T(1 - c.dampening)),
+        decay(c.weight_decay != 0), first(step == 1), param(p), momentum_buffer(b) {}
+
+  template <class Grad>
+  void operator()(Index offset, Index n, Grad grad) const {
+    T* p = param + offset;
+    [[maybe_unused]] T* buf = Momentum ? momentum_buffer + offset : nullptr;
+    for (Index i = 0; i < n; ++i) {
+      const T raw = grad(i);
+      T g = decay ? raw + wd * p[i] : raw;
+      if constexpr (Momentum) {
+        T& b = buf[i];
+        b = first ? g : mu * b + keep * g;
+        g = Nesterov ? g + mu * b : b;
+      }
+      p[i] -= lr * g;
+    }
+  }
+};
+
+template <class T, class F>
+void with_sgd_updater(const SgdConfig& c, long step, T* param, T* momentum_buffer, F&& f) {
+  if (c.momentum == 0)
+    f(SgdUpdater<T, false, false>(c, step, param, momentum_buffer));
+  else if (c.nesterov)
+    f(SgdUpdater<T, true, true>(c, step, param, momentum_buffer));
+  else
+    f(SgdUpdater<T, true, false>(c, step, param, momentum_buffer));
 }
 
 struct RmspropConfig {
@@ -65,52 +84,60 @@ struct RmspropConfig {
 // d ← sqrt(v − ḡ²) + ε  (centered)  or  sqrt(v) + ε
 // b ← μ·b + g/d;  θ ← θ − γ·b                 (if μ > 0)
 // θ ← θ − γ·g/d                               (otherwise)
-// grad_avg may be null unless centered, momentum_buffer unless μ > 0. RMSprop has no bias correction:
-// `step` is unused and kept for a uniform signature.
-// One block of the RMSprop pass; the variants are template flags so each loop vectorises
-// (GCC does not unswitch the conditional stores of the runtime-flag version).
+// grad_avg may be null unless centered, momentum_buffer unless μ > 0. RMSprop has no bias correction.
+// The variants are template flags so each loop vectorises (GCC does not unswitch the conditional
+// stores of a runtime-flag version).
 template <class T, bool Centered, bool Momentum>
-void rmsprop_block(const RmspropConfig& c, Index begin, Index end, T* param, const T* grad, T* square_avg,
-                   T* grad_avg, T* momentum_buffer) {
-  const T lr = T(c.lr), wd = T(c.weight_decay), alpha = T(c.alpha), rate = T(1 - c.alpha), eps = T(c.eps),
-          mu = T(c.momentum);
-  const bool decay = c.weight_decay != 0;
-  for (Index i = begin; i < end; ++i) {
-    const T g = decay ? grad[i] + wd * param[i] : grad[i];
-    T& v = square_avg[i];
-    v = alpha * v + rate * (g * g);
-    T d;
-    if constexpr (Centered) {
-      T& ga = grad_avg[i];
-      ga += rate * (g - ga);
-      d = std::sqrt(v - ga * ga) + eps;
-    } else {
-      d = std::sqrt(v) + eps;
-    }
-    if constexpr (Momentum) {
-      T& b = momentum_buffer[i];
-      b = mu * b + g / d;
-      param[i] -= lr * b;
-    } else {
-      param[i] -= lr * (g / d);
+struct RmspropUpdater {
+  T lr, wd, alpha, rate, eps, mu;
+  bool decay;
+  T *param, *square_avg, *grad_avg, *momentum_buffer;
+
+  RmspropUpdater(const RmspropConfig& c, T* p, T* v, T* ga, T* b)
+      : lr(T(c.lr)), wd(T(c.weight_decay)), alpha(T(c.alpha)), rate(T(1 - c.alpha)), eps(T(c.eps)),
+        mu(T(c.momentum)), decay(c.weight_decay != 0), param(p), square_avg(v), grad_avg(ga), momentum_buffer(b) {}
+
+  template <class Grad>
+  void operator()(Index offset, Index n, Grad grad) const {
+    T* p = param + offset;
+    T* sq = square_avg + offset;
+    [[maybe_unused]] T* gavg = Centered ? grad_avg + offset : nullptr;
+    [[maybe_unused]] T* buf = Momentum ? momentum_buffer + offset : nullptr;
+    for (Index i = 0; i < n; ++i) {
+      const T raw = grad(i);
+      const T g = decay ? raw + wd * p[i] : raw;
+      T& v = sq[i];
+      v = alpha * v + rate * (g * g);
+      T d;
+      if constexpr (Centered) {
+        T& ga = gavg[i];
+        ga += rate * (g - ga);
+        d = std::sqrt(v - ga * ga) + eps;
+      } else {
+        d = std::sqrt(v) + eps;
+      }
+      if constexpr (Momentum) {
+        T& b = buf[i];
+        b = mu * b + g / d;
+        p[i] -= lr * b;
+      } else {
+        p[i] -= lr * (g / d);
+      }
     }
   }
-}
+};
 
-template <class T>
-void rmsprop_update(const RmspropConfig& c, long /*step*/, Index n, T* param, const T* grad, T* square_avg,
-                    T* grad_avg, T* momentum_buffer) {
+template <class T, class F>
+void with_rmsprop_updater(const RmspropConfig& c, T* param, T* square_avg, T* grad_avg, T* momentum_buffer, F&& f) {
   const bool momentum = c.momentum > 0;
-  parallel_for(n, [&](Index begin, Index end) {
-    if (c.centered && momentum)
-      rmsprop_block<T, true, true>(c, begin, end, param, grad, square_avg, grad_avg, momentum_buffer);
-    else if (c.centered)
-      rmsprop_block<T, true, false>(c, begin, end, param, grad, square_avg, grad_avg, momentum_buffer);
-    else if (momentum)
-      rmsprop_block<T, false, true>(c, begin, end, param, grad, square_avg, grad_avg, momentum_buffer);
-    else
-      rmsprop_block<T, false, false>(c, begin, end, param, grad, square_avg, grad_avg, momentum_buffer);
-  });
+  if (c.centered && momentum)
+    f(RmspropUpdater<T, true, true>(c, param, square_avg, grad_avg, momentum_buffer));
+  else if (c.centered)
+    f(RmspropUpdater<T, true, false>(c, param, square_avg, grad_avg, momentum_buffer));
+  else if (momentum)
+    f(RmspropUpdater<T, false, true>(c, param, square_avg, grad_avg, momentum_buffer));
+  else
+    f(RmspropUpdater<T, false, false>(c, param, square_avg, grad_avg, momentum_buffer));
 }
 
 struct AdamConfig {
@@ -126,36 +153,64 @@ struct AdamConfig {
 // s ← γ / (1 − β1^t);  d ← sqrt(u) / sqrt(1 − β2^t) + ε   (ε after the bias correction)
 // θ ← θ − s·m/d                               (= θ − γ·m̂/(sqrt(û) + ε) with m̂, û bias-corrected)
 // max_exp_avg_sq (v̂) may be null unless amsgrad.
-// One block of the Adam pass, a function of its own so it vectorises in every calling context.
 template <class T>
-void adam_block(const AdamConfig& c, long step, Index begin, Index end, T* param, const T* grad, T* exp_avg,
-                T* exp_avg_sq, T* max_exp_avg_sq) {
-  const double t = static_cast<double>(step);
-  const T step_size = T(c.lr / (1 - std::pow(c.beta1, t))), bc2_sqrt = T(std::sqrt(1 - std::pow(c.beta2, t)));
-  const T rate1 = T(1 - c.beta1), beta2 = T(c.beta2), rate2 = T(1 - c.beta2), eps = T(c.eps);
-  const T wd = T(c.weight_decay), shrink = T(1 - c.lr * c.weight_decay);
-  const bool decoupled = c.decoupled_weight_decay && c.weight_decay != 0;
-  const bool coupled = !c.decoupled_weight_decay && c.weight_decay != 0, amsgrad = c.amsgrad;
-  for (Index i = begin; i < end; ++i) {
-    T& p = param[i];
-    if (decoupled) p *= shrink;
-    const T g = coupled ? grad[i] + wd * p : grad[i];
-    T& m = exp_avg[i];
-    T& v = exp_avg_sq[i];
-    m += rate1 * (g - m);
-    v = beta2 * v + rate2 * (g * g);
-    T u = v;
-    if (amsgrad) u = max_exp_avg_sq[i] = std::max(max_exp_avg_sq[i], v);
-    p -= step_size * (m / (std::sqrt(u) / bc2_sqrt + eps));
+struct AdamUpdater {
+  T step_size, bc2_sqrt, rate1, beta2, rate2, eps, wd, shrink;
+  bool decoupled, coupled, amsgrad;
+  T *param, *exp_avg, *exp_avg_sq, *max_exp_avg_sq;
+
+  AdamUpdater(const AdamConfig& c, long step, T* p, T* m, T* v, T* vmax)
+      : step_size(T(c.lr / (1 - std::pow(c.beta1, double(step))))),
+        bc2_sqrt(T(std::sqrt(1 - std::pow(c.beta2, double(step))))), rate1(T(1 - c.beta1)), beta2(T(c.beta2)),
+        rate2(T(1 - c.beta2)), eps(T(c.eps)), wd(T(c.weight_decay)), shrink(T(1 - c.lr * c.weight_decay)),
+        decoupled(c.decoupled_weight_decay && c.weight_decay != 0),
+        coupled(!c.decoupled_weight_decay && c.weight_decay != 0), amsgrad(c.amsgrad), param(p), exp_avg(m),
+        exp_avg_sq(v), max_exp_avg_sq(vmax) {}
+
+  template <class Grad>
+  void operator()(Index offset, Index n, Grad grad) const {
+    T* pp = param + offset;
+    T* mm = exp_avg + offset;
+    T* vv = exp_avg_sq + offset;
+    T* vmax = amsgrad ? max_exp_avg_sq + offset : nullptr;
+    for (Index i = 0; i < n; ++i) {
+      const T raw = grad(i);
+      T& p = pp[i];
+      if (decoupled) p *= shrink;
+      const T g = coupled ? raw + wd * p : raw;
+      T& m = mm[i];
+      T& v = vv[i];
+      m += rate1 * (g - m);
+      v = beta2 * v + rate2 * (g * g);
+      T u = v;
+      if (amsgrad) u = vmax[i] = std::max(vmax[i], v);
+      p -= step_size * (m / (std::sqrt(u) / bc2_sqrt + eps));
+    }
   }
+};
+
+// The flat pass of an updater over n values, in contiguous blocks per thread.
+template <class T, class Updater>
+void update_flat(const Updater& upd, Index n, const T* grad) {
+  parallel_for(n, [&](Index begin, Index end) { upd(begin, end - begin, FlatGrad<T>{grad + begin}); });
+}
+
+template <class T>
+void sgd_update(const SgdConfig& c, long step, Index n, T* param, const T* grad, T* momentum_buffer) {
+  with_sgd_updater<T>(c, step, param, momentum_buffer, [&](const auto& upd) { update_flat<T>(upd, n, grad); });
+}
+
+template <class T>
+void rmsprop_update(const RmspropConfig& c, long /*step*/, Index n, T* param, const T* grad, T* square_avg,
+                    T* grad_avg, T* momentum_buffer) {
+  with_rmsprop_updater<T>(c, param, square_avg, grad_avg, momentum_buffer,
+                          [&](const auto& upd) { update_flat<T>(upd, n, grad); });
 }
 
 template <class T>
 void adam_update(const AdamConfig& c, long step, Index n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
                  T* max_exp_avg_sq) {
-  parallel_for(n, [&](Index begin, Index end) {
-    adam_block<T>(c, step, begin, end, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq);
-  });
+  update_flat<T>(AdamUpdater<T>(c, step, param, exp_avg, exp_avg_sq, max_exp_avg_sq), n, grad);
 }
 
 // One config for every optimizer, so a compiled plan can hold any of them. AdamW is `adam` with
@@ -185,27 +240,32 @@ inline int optimizer_slot_count(const OptimizerConfig& c) {
   return 0;
 }
 
+// f(updater) with the updater of config `c` at `step` over `param` and the
+// optimizer_slot_count(c) state buffers in `slots` (zeroed by the caller before step 1).
+template <class T, class F>
+void with_updater(const OptimizerConfig& c, long step, T* param, T* const* slots, F&& f) {
+  switch (c.kind) {
+    case OptimizerKind::sgd:
+      with_sgd_updater<T>({c.lr, c.momentum, c.dampening, c.weight_decay, c.nesterov}, step, param,
+                          c.momentum != 0 ? slots[0] : nullptr, f);
+      return;
+    case OptimizerKind::rmsprop:
+      with_rmsprop_updater<T>({c.lr, c.alpha, c.eps, c.momentum, c.weight_decay, c.centered}, param, slots[0],
+                              c.centered ? slots[1] : nullptr, c.momentum > 0 ? slots[1 + int(c.centered)] : nullptr,
+                              f);
+      return;
+    case OptimizerKind::adam:
+      f(AdamUpdater<T>({c.lr, c.beta1, c.beta2, c.eps, c.weight_decay, c.amsgrad, c.decoupled_weight_decay}, step,
+                       param, slots[0], slots[1], c.amsgrad ? slots[2] : nullptr));
+      return;
+  }
+}
+
 // One in-place update of `param` (n values) from `grad`, with the optimizer_slot_count(c) buffers
 // in `slots` (zeroed by the caller before step 1). `step` counts this parameter's updates from 1.
 template <class T>
 void optimizer_update(const OptimizerConfig& c, long step, Index n, T* param, const T* grad, T* const* slots) {
-  switch (c.kind) {
-    case OptimizerKind::sgd:
-      sgd_update<T>({c.lr, c.momentum, c.dampening, c.weight_decay, c.nesterov}, step, n, param, grad,
-                    c.momentum != 0 ? slots[0] : nullptr);
-      return;
-    case OptimizerKind::rmsprop: {
-      T* grad_avg = c.centered ? slots[1] : nullptr;
-      T* momentum_buffer = c.momentum > 0 ? slots[1 + int(c.centered)] : nullptr;
-      rmsprop_update<T>({c.lr, c.alpha, c.eps, c.momentum, c.weight_decay, c.centered}, step, n, param, grad,
-                        slots[0], grad_avg, momentum_buffer);
-      return;
-    }
-    case OptimizerKind::adam:
-      adam_update<T>({c.lr, c.beta1, c.beta2, c.eps, c.weight_decay, c.amsgrad, c.decoupled_weight_decay}, step,
-                     n, param, grad, slots[0], slots[1], c.amsgrad ? slots[2] : nullptr);
-      return;
-  }
+  with_updater<T>(c, step, param, slots, [&](const auto& upd) { update_flat<T>(upd, n, grad); });
 }
 
 }  // namespace denso

@@ -87,8 +87,10 @@ class Plan {
       gather(X, Y, labels, order + start, rows);
       forward(input_.topRows(rows), true, static_cast<std::uint64_t>(*step + 1));
       const double data_loss = loss_and_grad(rows, true);
-      backward(rows);
-      const double penalty = penalty_and_grad();  // after backward, which overwrites dW
+      // At 1-2 rows dW is a rank-1/2 product: the update computes it on the fly (see fused_update).
+      const bool fused = rows <= kRankUpdateRows;
+      backward(rows, !fused);
+      const double penalty = fused ? penalty_value_blocks() : penalty_and_grad();  // after backward's dW
       if (!std::isfinite(data_loss + penalty)) {  // stop before the update: weights stay finite
         totals.finite = false;
         totals.bad_batch = b;
@@ -97,7 +99,10 @@ class Plan {
       ++*step;
       OptimizerConfig c = opt_;
       c.lr = lrs[b - first];
-      optimizer_update<T>(c, *step, n_params_, params_, grads_, slots_.data());
+      if (fused)
+        fused_update(rows, c, *step);
+      else
+        optimizer_update<T>(c, *step, n_params_, params_, grads_, slots_.data());
       accumulate(totals, rows, data_loss, penalty);
     }
     return totals;
@@ -212,13 +217,15 @@ class Plan {
     return 0.0;
   }
 
-  // G_l = dL/dZ_l is ready; dW_l, db_l, then G_{l−1} = (G_l·W_lᵀ ⊙ masks) ⊙ g'_{l−1}.
-  void backward(Index rows) {
+  // G_l = dL/dZ_l is ready; dW_l, db_l (with `params`), then G_{l−1} = (G_l·W_lᵀ ⊙ masks) ⊙ g'_{l−1}.
+  void backward(Index rows, bool params) {
     for (Index l = Index(layers_.size()) - 1; l >= 0; --l) {
       const DenseSpec& s = layers_[l];
       CMatRef<T> g = grad_[l].topRows(rows);
-      dense_backward_params<T>(CMapMat<T>(inputs_[l], rows, s.in), g, MapMat<T>(grads_ + s.weight_offset, s.in, s.out),
-                               s.use_bias ? grads_ + s.bias_offset : nullptr, false);
+      if (params)
+        dense_backward_params<T>(CMapMat<T>(inputs_[l], rows, s.in), g,
+                                 MapMat<T>(grads_ + s.weight_offset, s.in, s.out),
+                                 s.use_bias ? grads_ + s.bias_offset : nullptr, false);
       if (l == 0) break;  // the first layer's input needs no gradient
       auto prev = grad_[l - 1].topRows(rows);
       dense_backward_input<T>(g, weight(s), prev, false);
@@ -232,6 +239,77 @@ class Plan {
     for (const auto& s : layers_)
       total += add_weight_penalty<T>(params_ + s.weight_offset, grads_ + s.weight_offset, s.in * s.out, s.l1, s.l2);
     return total;
+  }
+
+  // The training penalty without its gradient, summed as penalty_and_grad sums it.
+  double penalty_value_blocks() const {
+    double total = 0.0;
+    for (const auto& s : layers_) total += weight_penalty<T>(params_ + s.weight_offset, s.in * s.out, s.l1, s.l2);
+    return total;
+  }
+
+  // The optimizer update of a 1-2-row batch with the gradient computed as it is consumed:
+  // dW_l[i, :] = Σ_r X_l[r, i]·G_l[r, :] (+ the l1/l2 terms), db_l = Σ_r G_l[r, :]. One pass over
+  // parameters and optimizer state, split in contiguous halves (each thread keeps its half in its
+  // own cache from step to step); the gradient buffer is not written.
+  void fused_update(Index rows, const OptimizerConfig& c, long step) {
+    with_updater<T>(c, step, params_, slots_.data(), [&](const auto& upd) {
+      parallel_for(n_params_, [&](Index begin, Index end) {
+        for (Index l = 0; l < Index(layers_.size()); ++l) {
+          if (rows == 1) fused_layer<1>(upd, l, begin, end);
+          else fused_layer<2>(upd, l, begin, end);
+        }
+      });
+    });
+  }
+
+  // Gradient of weight row i for the fused update: Σ_r x_r·G_r[j] (+ 2·l2·w_j + l1·sign(w_j)).
+  template <int Rows, bool Penalty>
+  struct RankGrad {
+    T x0, x1;
+    const T *g0, *g1, *w;
+    T c1, c2;
+    T operator()(Index j) const {
+      T d = x0 * g0[j];
+      if constexpr (Rows == 2) d += x1 * g1[j];
+      if constexpr (Penalty) d += c2 * w[j] + c1 * sign_of(w[j]);
+      return d;
+    }
+  };
+  template <int Rows>
+  struct BiasGrad {
+    const T *g0, *g1;
+    T operator()(Index j) const {
+      if constexpr (Rows == 2) return g0[j] + g1[j];
+      return g0[j];
+    }
+  };
+
+  // The part of layer l's weights and bias inside the flat range [begin, end).
+  template <int Rows, class Updater>
+  void fused_layer(const Updater& upd, Index l, Index begin, Index end) const {
+    const DenseSpec& s = layers_[l];
+    const T* x = inputs_[l];
+    const T* g = grad_[l].data();  // rows of G_l, s.out apart
+    const Index w0 = s.weight_offset, w1 = w0 + s.in * s.out;
+    const bool penalty = s.l1 != 0.0 || s.l2 != 0.0;
+    for (Index lo = std::max(begin, w0), hi = std::min(end, w1); lo < hi;) {
+      const Index i = (lo - w0) / s.out, row_start = w0 + i * s.out;
+      const Index c0 = lo - row_start, c1 = std::min(hi - row_start, s.out);
+      const T x0 = x[i], x1 = Rows == 2 ? x[s.in + i] : T(0);
+      const T* g0 = g + c0;
+      const T* g1 = g + s.out + c0;
+      const T* w = params_ + lo;
+      if (penalty)
+        upd(lo, c1 - c0, RankGrad<Rows, true>{x0, x1, g0, g1, w, T(s.l1), T(2 * s.l2)});
+      else
+        upd(lo, c1 - c0, RankGrad<Rows, false>{x0, x1, g0, g1, w, T(0), T(0)});
+      lo = row_start + c1;
+    }
+    if (!s.use_bias) return;
+    const Index b0 = s.bias_offset;
+    const Index lo = std::max(begin, b0), hi = std::min(end, b0 + s.out);
+    if (lo < hi) upd(lo, hi - lo, BiasGrad<Rows>{g + (lo - b0), g + s.out + (lo - b0)});
   }
 
   double penalty_value() const {

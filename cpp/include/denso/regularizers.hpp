@@ -8,12 +8,18 @@
 
 namespace denso {
 
-// grad += 2·l2·W + l1·sign(W);  returns the penalty l2·ΣW² + l1·Σ|W|.  (biases are not penalised)
+// sign(v) as a value of T: −1, 0 or 1.
 template <class T>
-double add_weight_penalty(const T* w, T* grad, Index n, double l1, double l2) {
+inline T sign_of(T v) {
+  return T((v > T(0)) - (v < T(0)));
+}
+
+// l2·ΣW² + l1·Σ|W|, and with WithGrad also grad += 2·l2·W + l1·sign(W). Fixed blocks summed in order:
+// the value does not depend on thread count or alignment.
+template <class T, bool WithGrad>
+double weight_penalty_pass(const T* w, T* grad, Index n, double l1, double l2) {
   if (l1 == 0.0 && l2 == 0.0) return 0.0;
   const T c1 = T(l1), c2 = T(2 * l2);
-  // Fixed blocks summed in order: the penalty does not depend on thread count or alignment.
   constexpr Index blocks = 16;
   std::array<double, blocks> sq{}, abs{};
   parallel_for(blocks, n, [&](Index first, Index last) {
@@ -21,7 +27,7 @@ double add_weight_penalty(const T* w, T* grad, Index n, double l1, double l2) {
       double s = 0.0, a = 0.0;
       for (Index i = n * b / blocks; i < n * (b + 1) / blocks; ++i) {
         const T v = w[i];
-        grad[i] += c2 * v + c1 * T((v > T(0)) - (v < T(0)));
+        if constexpr (WithGrad) grad[i] += c2 * v + c1 * sign_of(v);
         s += double(v) * double(v);
         a += std::abs(double(v));
       }
@@ -35,6 +41,18 @@ double add_weight_penalty(const T* w, T* grad, Index n, double l1, double l2) {
     abs_total += abs[b];
   }
   return l2 * sq_total + l1 * abs_total;
+}
+
+// grad += 2·l2·W + l1·sign(W);  returns the penalty l2·ΣW² + l1·Σ|W|.  (biases are not penalised)
+template <class T>
+double add_weight_penalty(const T* w, T* grad, Index n, double l1, double l2) {
+  return weight_penalty_pass<T, true>(w, grad, n, l1, l2);
+}
+
+// The penalty alone (the fused small-batch update adds its gradient on the fly).
+template <class T>
+double weight_penalty(const T* w, Index n, double l1, double l2) {
+  return weight_penalty_pass<T, false>(w, nullptr, n, l1, l2);
 }
 
 // Inverted dropout: mask_i = 1/(1−p) with probability 1−p else 0 (uniform_i < p drops);
