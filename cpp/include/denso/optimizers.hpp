@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include "denso/threads.hpp"
 #include "denso/types.hpp"
 
@@ -16,13 +17,15 @@ namespace denso {
 
 // Each rule is an "updater": an object holding the step's constants and the parameter/state base
 // pointers, whose call upd(offset, n, grad) updates values [offset, offset + n) with the gradient
-// grad(j) of value offset + j. The flat pass reads grad(j) from a buffer; the plan's fused
+// grad(j, θ_j) of value offset + j (θ_j, its value before the update, is there for penalty terms). The flat pass reads grad(j) from a buffer; the plan's fused
 // small-batch pass computes it on the fly from the layer's inputs and output gradients, so dW is
-// never written and read back. grad(j) is always read first, before the parameter changes.
+// never written and read back. grad is always read first, before the parameter changes.
+// Each call copies the constants into locals first: read through `this` they could alias the float
+// stores, and the loop would neither hoist them nor vectorise (3x slower Adam).
 template <class T>
 struct FlatGrad {
   const T* g;
-  T operator()(Index j) const { return g[j]; }
+  T operator()(Index j, T /*param*/) const { return g[j]; }
 };
 
 struct SgdConfig {
@@ -48,10 +51,12 @@ struct SgdUpdater {
 
   template <class Grad>
   void operator()(Index offset, Index n, Grad grad) const {
-    T* p = param + offset;
-    [[maybe_unused]] T* buf = Momentum ? momentum_buffer + offset : nullptr;
+    const T lr = this->lr, wd = this->wd, mu = this->mu, keep = this->keep;
+    const bool decay = this->decay, first = this->first;
+    T* __restrict p = param + offset;
+    [[maybe_unused]] T* __restrict buf = Momentum ? momentum_buffer + offset : nullptr;
     for (Index i = 0; i < n; ++i) {
-      const T raw = grad(i);
+      const T raw = grad(i, p[i]);
       T g = decay ? raw + wd * p[i] : raw;
       if constexpr (Momentum) {
         T& b = buf[i];
@@ -99,12 +104,14 @@ struct RmspropUpdater {
 
   template <class Grad>
   void operator()(Index offset, Index n, Grad grad) const {
-    T* p = param + offset;
-    T* sq = square_avg + offset;
-    [[maybe_unused]] T* gavg = Centered ? grad_avg + offset : nullptr;
-    [[maybe_unused]] T* buf = Momentum ? momentum_buffer + offset : nullptr;
+    const T lr = this->lr, wd = this->wd, alpha = this->alpha, rate = this->rate, eps = this->eps, mu = this->mu;
+    const bool decay = this->decay;
+    T* __restrict p = param + offset;
+    T* __restrict sq = square_avg + offset;
+    [[maybe_unused]] T* __restrict gavg = Centered ? grad_avg + offset : nullptr;
+    [[maybe_unused]] T* __restrict buf = Momentum ? momentum_buffer + offset : nullptr;
     for (Index i = 0; i < n; ++i) {
-      const T raw = grad(i);
+      const T raw = grad(i, p[i]);
       const T g = decay ? raw + wd * p[i] : raw;
       T& v = sq[i];
       v = alpha * v + rate * (g * g);
@@ -153,41 +160,61 @@ struct AdamConfig {
 // s ← γ / (1 − β1^t);  d ← sqrt(u) / sqrt(1 − β2^t) + ε   (ε after the bias correction)
 // θ ← θ − s·m/d                               (= θ − γ·m̂/(sqrt(û) + ε) with m̂, û bias-corrected)
 // max_exp_avg_sq (v̂) may be null unless amsgrad.
-template <class T>
+// The weight-decay mode and AMSGrad are template flags: GCC vectorises none of the runtime-flag
+// versions of this loop (a conditional store each), and this pass is a third of a batch-1 step.
+enum class AdamDecay { none, coupled, decoupled };
+
+template <class T, AdamDecay Decay, bool Amsgrad>
 struct AdamUpdater {
   T step_size, bc2_sqrt, rate1, beta2, rate2, eps, wd, shrink;
-  bool decoupled, coupled, amsgrad;
   T *param, *exp_avg, *exp_avg_sq, *max_exp_avg_sq;
 
   AdamUpdater(const AdamConfig& c, long step, T* p, T* m, T* v, T* vmax)
       : step_size(T(c.lr / (1 - std::pow(c.beta1, double(step))))),
         bc2_sqrt(T(std::sqrt(1 - std::pow(c.beta2, double(step))))), rate1(T(1 - c.beta1)), beta2(T(c.beta2)),
-        rate2(T(1 - c.beta2)), eps(T(c.eps)), wd(T(c.weight_decay)), shrink(T(1 - c.lr * c.weight_decay)),
-        decoupled(c.decoupled_weight_decay && c.weight_decay != 0),
-        coupled(!c.decoupled_weight_decay && c.weight_decay != 0), amsgrad(c.amsgrad), param(p), exp_avg(m),
-        exp_avg_sq(v), max_exp_avg_sq(vmax) {}
+        rate2(T(1 - c.beta2)), eps(T(c.eps)), wd(T(c.weight_decay)), shrink(T(1 - c.lr * c.weight_decay)), param(p),
+        exp_avg(m), exp_avg_sq(v), max_exp_avg_sq(vmax) {}
 
   template <class Grad>
   void operator()(Index offset, Index n, Grad grad) const {
-    T* pp = param + offset;
-    T* mm = exp_avg + offset;
-    T* vv = exp_avg_sq + offset;
-    T* vmax = amsgrad ? max_exp_avg_sq + offset : nullptr;
+    const T step_size = this->step_size, bc2_sqrt = this->bc2_sqrt, rate1 = this->rate1, beta2 = this->beta2,
+            rate2 = this->rate2, eps = this->eps, wd = this->wd, shrink = this->shrink;
+    T* __restrict pp = param + offset;
+    T* __restrict mm = exp_avg + offset;
+    T* __restrict vv = exp_avg_sq + offset;
+    [[maybe_unused]] T* __restrict vmax = Amsgrad ? max_exp_avg_sq + offset : nullptr;
     for (Index i = 0; i < n; ++i) {
-      const T raw = grad(i);
-      T& p = pp[i];
-      if (decoupled) p *= shrink;
-      const T g = coupled ? raw + wd * p : raw;
-      T& m = mm[i];
-      T& v = vv[i];
-      m += rate1 * (g - m);
-      v = beta2 * v + rate2 * (g * g);
+      const T raw = grad(i, pp[i]);
+      T p = pp[i];
+      if constexpr (Decay == AdamDecay::decoupled) p *= shrink;
+      const T g = Decay == AdamDecay::coupled ? raw + wd * p : raw;
+      const T m = mm[i] + rate1 * (g - mm[i]);
+      const T v = beta2 * vv[i] + rate2 * (g * g);
+      mm[i] = m;
+      vv[i] = v;
       T u = v;
-      if (amsgrad) u = vmax[i] = std::max(vmax[i], v);
-      p -= step_size * (m / (std::sqrt(u) / bc2_sqrt + eps));
+      if constexpr (Amsgrad) u = vmax[i] = std::max(vmax[i], v);
+      pp[i] = p - step_size * (m / (std::sqrt(u) / bc2_sqrt + eps));
     }
   }
 };
+
+template <class T, class F>
+void with_adam_updater(const AdamConfig& c, long step, T* param, T* m, T* v, T* vmax, F&& f) {
+  auto pick = [&](auto decay) {
+    constexpr AdamDecay d = decltype(decay)::value;
+    if (c.amsgrad)
+      f(AdamUpdater<T, d, true>(c, step, param, m, v, vmax));
+    else
+      f(AdamUpdater<T, d, false>(c, step, param, m, v, vmax));
+  };
+  if (c.weight_decay == 0)
+    pick(std::integral_constant<AdamDecay, AdamDecay::none>{});
+  else if (c.decoupled_weight_decay)
+    pick(std::integral_constant<AdamDecay, AdamDecay::decoupled>{});
+  else
+    pick(std::integral_constant<AdamDecay, AdamDecay::coupled>{});
+}
 
 // The flat pass of an updater over n values, in contiguous blocks per thread.
 template <class T, class Updater>
@@ -210,7 +237,8 @@ void rmsprop_update(const RmspropConfig& c, long /*step*/, Index n, T* param, co
 template <class T>
 void adam_update(const AdamConfig& c, long step, Index n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
                  T* max_exp_avg_sq) {
-  update_flat<T>(AdamUpdater<T>(c, step, param, exp_avg, exp_avg_sq, max_exp_avg_sq), n, grad);
+  with_adam_updater<T>(c, step, param, exp_avg, exp_avg_sq, max_exp_avg_sq,
+                       [&](const auto& upd) { update_flat<T>(upd, n, grad); });
 }
 
 // One config for every optimizer, so a compiled plan can hold any of them. AdamW is `adam` with
@@ -255,8 +283,8 @@ void with_updater(const OptimizerConfig& c, long step, T* param, T* const* slots
                               f);
       return;
     case OptimizerKind::adam:
-      f(AdamUpdater<T>({c.lr, c.beta1, c.beta2, c.eps, c.weight_decay, c.amsgrad, c.decoupled_weight_decay}, step,
-                       param, slots[0], slots[1], c.amsgrad ? slots[2] : nullptr));
+      with_adam_updater<T>({c.lr, c.beta1, c.beta2, c.eps, c.weight_decay, c.amsgrad, c.decoupled_weight_decay}, step,
+                           param, slots[0], slots[1], c.amsgrad ? slots[2] : nullptr, f);
       return;
   }
 }

@@ -267,19 +267,19 @@ class Plan {
   template <int Rows, bool Penalty>
   struct RankGrad {
     T x0, x1;
-    const T *g0, *g1, *w;
+    const T *g0, *g1;
     T c1, c2;
-    T operator()(Index j) const {
+    T operator()(Index j, T w) const {
       T d = x0 * g0[j];
       if constexpr (Rows == 2) d += x1 * g1[j];
-      if constexpr (Penalty) d += c2 * w[j] + c1 * sign_of(w[j]);
+      if constexpr (Penalty) d += c2 * w + c1 * sign_of(w);
       return d;
     }
   };
   template <int Rows>
   struct BiasGrad {
     const T *g0, *g1;
-    T operator()(Index j) const {
+    T operator()(Index j, T /*param*/) const {
       if constexpr (Rows == 2) return g0[j] + g1[j];
       return g0[j];
     }
@@ -299,11 +299,10 @@ class Plan {
       const T x0 = x[i], x1 = Rows == 2 ? x[s.in + i] : T(0);
       const T* g0 = g + c0;
       const T* g1 = g + s.out + c0;
-      const T* w = params_ + lo;
       if (penalty)
-        upd(lo, c1 - c0, RankGrad<Rows, true>{x0, x1, g0, g1, w, T(s.l1), T(2 * s.l2)});
+        upd(lo, c1 - c0, RankGrad<Rows, true>{x0, x1, g0, g1, T(s.l1), T(2 * s.l2)});
       else
-        upd(lo, c1 - c0, RankGrad<Rows, false>{x0, x1, g0, g1, w, T(0), T(0)});
+        upd(lo, c1 - c0, RankGrad<Rows, false>{x0, x1, g0, g1, T(0), T(0)});
       lo = row_start + c1;
     }
     if (!s.use_bias) return;
