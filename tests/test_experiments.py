@@ -1,12 +1,14 @@
 """The classic experiments: each small run writes a valid PNG and a table whose values make sense."""
 import csv
 import math
+import statistics
 import sys
 
 import pytest
 
 pytest.importorskip("matplotlib", reason="the experiments draw with matplotlib (the plot extra)")
 
+import denso.datasets
 from denso.experiments import EXPERIMENTS, _report
 
 NAMES = ["batch-size", "optimizers", "vanishing-gradients", "universal-approximation", "regularization", "lr-decay"]
@@ -26,6 +28,14 @@ def results(tmp_path_factory):
         return cache[name]
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def slow_only_when_selected(request):
+    """`slow` tests (stochastic training claims) stay out of the default run: pyproject registers
+    the marker but nothing deselects it, so they run only when `-m` names it (`-m slow`)."""
+    if request.node.get_closest_marker("slow") and "slow" not in request.config.getoption("markexpr"):
+        pytest.skip("slow: a training outcome over several seeds; run with -m slow")
 
 
 def number(row, key):
@@ -101,15 +111,57 @@ def test_regularization_beats_overfitting(results):
     assert int(by["early stopping"]["epochs_run"]) < int(none["epochs_run"])
 
 
-def test_lr_decay_schedules_decay_and_help(results):
+DECAYS = ("inverse-time", "step", "cosine")
+
+
+def test_lr_decay_schedules_decay(results):
     _, rows = results("lr-decay")
     by = {r["schedule"]: r for r in rows}
-    assert list(by) == ["constant", "inverse-time", "step", "cosine"]
+    assert list(by) == ["constant", *DECAYS]
     assert number(by["constant"], "final_lr") == pytest.approx(0.1)
-    assert all(number(by[s], "final_lr") < 0.05 for s in ("inverse-time", "step", "cosine"))
-    assert all(math.isfinite(number(r, "final_test_loss")) for r in rows)
-    best_decay = min(number(by[s], "final_test_loss") for s in ("inverse-time", "step", "cosine"))
-    assert best_decay < number(by["constant"], "final_test_loss")
+    assert all(number(by[s], "final_lr") < 0.05 for s in DECAYS)
+    for r in rows:
+        assert all(math.isfinite(number(r, key)) for key in ("final_train_loss", "final_test_loss", "best_test_loss"))
+
+
+def lr_decay_gains(out_dir, small, seeds):
+    """{"final_test_loss": [...], "final_train_loss": [...]}: per seed, the constant rate's loss
+    over the best decay schedule's (> 1: decaying the rate helped)."""
+    gains = {"final_test_loss": [], "final_train_loss": []}
+    for seed in seeds:
+        result = EXPERIMENTS["lr-decay"](str(out_dir / f"seed{seed}"), small=small, seed=seed)
+        with open(result["csv"], newline="") as f:
+            by = {r["schedule"]: r for r in csv.DictReader(f)}
+        for key, values in gains.items():
+            values.append(number(by["constant"], key) / min(number(by[s], key) for s in DECAYS))
+    return gains
+
+
+# Which schedule ends lowest is a training outcome: stated over seeds, with a margin, under `slow`.
+# Measured (final test loss, constant / best decay schedule, which was cosine in every run):
+#   Fashion-MNIST, full run (20000 samples, 30 epochs), seeds 0-4: 1.137 1.128 1.175 1.148 1.178
+#   Fashion-MNIST, small run, seeds 0-9: 1.214 0.983 1.099 1.245 1.284 1.090 1.027 1.377 1.110 1.049
+#     (decay wins on the median, not at every seed: too noisy to assert per seed)
+#   synthetic mixture, small run, seeds 0-9: 0.871-0.932, median 0.906; training loss 0.42-0.45
+#   synthetic mixture, full run, seeds 0-9: 0.937-0.973 (the constant rate wins everywhere)
+# The synthetic problem is easy (99% test accuracy at full size): SGD noise at lr 0.1 does not limit
+# the loss within the run, so decaying the rate only slows the descent. Decay helps on Fashion-MNIST.
+@pytest.mark.slow
+@pytest.mark.skipif(denso.datasets.fashion_mnist_dir() is None,
+                    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+def test_lr_decay_beats_the_constant_rate_on_fashion_mnist(tmp_path):
+    gains = lr_decay_gains(tmp_path, small=False, seeds=range(3))["final_test_loss"]
+    assert all(g > 1.05 for g in gains), gains                      # measured: >= 1.128 at seeds 0-4
+
+
+@pytest.mark.slow
+def test_lr_decay_does_not_help_on_the_synthetic_mixture(tmp_path, monkeypatch):
+    monkeypatch.setattr(denso.datasets, "fashion_mnist_dir", lambda path=None: None)
+    gains = lr_decay_gains(tmp_path, small=True, seeds=range(5))
+    test_gains, train_gains = gains["final_test_loss"], gains["final_train_loss"]
+    assert all(g < 1.0 for g in test_gains), test_gains             # measured: <= 0.932 at seeds 0-9
+    assert statistics.median(test_gains) < 0.95, test_gains         # measured: 0.908 at seeds 0-4
+    assert all(g < 0.67 for g in train_gains), train_gains          # measured: <= 0.45 at seeds 0-9
 
 
 def test_batch_size_table(results):
