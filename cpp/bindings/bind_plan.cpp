@@ -147,15 +147,18 @@ class PyPlan {
     }, plan_);
   }
 
-  void predict(const py::array& x, py::array out) {
+  // Thread-safe (see Plan::predict); checks x for NaN/inf itself, so Python's fast path need not.
+  void predict(const py::array& x, py::array out, Index batch_size) {
     std::visit([&](auto& p) {
       using T = typename std::decay_t<decltype(*p)>::Scalar;
       auto X = matrix<T>(x, "x");
       auto O = mut_matrix<T>(out, "out");
       if (X.cols() != p->in()) fail("`x` must have " + std::to_string(p->in()) + " columns, got " + shape_str(x));
       require_shape(O, "out", X.rows(), p->outputs());
+      if (batch_size < 1) fail("`batch_size` must be a positive integer, got " + std::to_string(batch_size));
+      require_all_finite<T>(X, "x");
       NativeCall native;
-      p->predict(X.data(), X.rows(), O.data());
+      p->predict(X.data(), X.rows(), batch_size, O.data());
     }, plan_);
   }
 
@@ -242,7 +245,8 @@ void bind_plan(py::module_& m) {
            py::arg("batch_size"), py::arg("first"), py::arg("last"), py::arg("lrs"), py::arg("step"),
            "Train batches [first, last) of the epoch ordered by `order`; returns sums and the new step.")
       .def("evaluate", &PyPlan::evaluate, py::arg("x"), py::arg("y"), py::arg("labels"))
-      .def("predict", &PyPlan::predict, py::arg("x"), py::arg("out"));
+      .def("predict", &PyPlan::predict, py::arg("x"), py::arg("out"), py::arg("batch_size") = 1024,
+           "out = the model's outputs for x (probabilities for cross-entropy losses); thread-safe.");
 
   m.def("shuffled_indices", [](std::uint64_t seed, std::uint64_t epoch, py::array out) {
     require_dtype<std::int64_t>(out, "out");

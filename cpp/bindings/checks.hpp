@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <sstream>
 #include <stdexcept>
+#include <cmath>
 #include <string>
 #include "denso/types.hpp"
 
@@ -26,15 +27,16 @@ inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cas
 inline std::string type_name(const py::handle& h) { return Py_TYPE(h.ptr())->tp_name; }
 
 // `a` may be any object a caller reinterpreted as an array: check that before reading its dtype.
+// The expected dtype's name is formatted only on failure: a Python str() per call cost ~1 µs.
 template <class T>
 void require_dtype(const py::array& a, const char* name) {
-  const std::string expected = py::str(py::dtype::of<T>()).cast<std::string>();
+  auto expected = [] { return py::str(py::dtype::of<T>()).cast<std::string>(); };
   if (!py::isinstance<py::array>(a))
-    throw py::type_error(std::string("`") + name + "` must be a numpy array of dtype " + expected + ", got " +
+    throw py::type_error(std::string("`") + name + "` must be a numpy array of dtype " + expected() + ", got " +
                          type_name(a));
   if (!a.dtype().equal(py::dtype::of<T>()))  // equivalent, not identical: a float64 with metadata is float64
-    throw py::type_error(std::string("`") + name + "` must have dtype " + expected + " like the other operands, got " +
-                         dtype_str(a));
+    throw py::type_error(std::string("`") + name + "` must have dtype " + expected() +
+                         " like the other operands, got " + dtype_str(a));
 }
 
 inline void require_layout(const py::array& a, const char* name, py::ssize_t ndim, bool writeable) {
@@ -93,6 +95,21 @@ void require_shape(const M& m, const char* name, Index rows, Index cols) {
 }
 
 // Outputs written through a GEMM must not overlap its inputs.
+// The vectorised finiteness test first (~0.1 µs for a 784-value sample), the index only on failure;
+// the message is the one Python's _checks.require_finite gives.
+template <class T, class M>
+void require_all_finite(const M& m, const char* name) {
+  if (m.allFinite()) return;
+  for (Index r = 0; r < m.rows(); ++r)
+    for (Index c = 0; c < m.cols(); ++c) {
+      const T v = m(r, c);
+      if (std::isfinite(v)) continue;
+      const std::string value = std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+      fail(std::string("`") + name + "` must be finite, got " + value + " at index (" + std::to_string(r) + ", " +
+           std::to_string(c) + ")");
+    }
+}
+
 template <class A, class B>
 void require_no_overlap(const A& out, const char* out_name, const B& in, const char* in_name) {
   const char* o0 = reinterpret_cast<const char*>(out.data());

@@ -55,8 +55,8 @@ def build_plan(model, max_batch: int, seed: int, labels) -> "_core.Plan":
                       seed, model._flat.data, model._flat.grad, model._optimizer_slots())
 
 
-def build_inference_plan(model, max_batch: int) -> "_core.Plan":
-    """A Plan that only predicts: no optimizer state. Uncompiled models return raw outputs."""
+def build_inference_plan(model) -> "_core.Plan":
+    """A Plan that only predicts: no optimizer state, a 1-row training workspace (predict brings its
+    own). Uncompiled models return raw outputs."""
     kind = "mse" if model.loss is None else model.loss.plan_kind(np.empty(0) if model.loss.probabilities else None)
-    return _core.Plan(layer_specs(model), kind, {"kind": "sgd"}, max_batch, 0, model._flat.data,
-                      model._flat.grad, [])
+    return _core.Plan(layer_specs(model), kind, {"kind": "sgd"}, 1, 0, model._flat.data, model._flat.grad, [])

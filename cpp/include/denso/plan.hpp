@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 #include "denso/dense.hpp"
@@ -122,14 +123,29 @@ class Plan {
     return totals;
   }
 
-  // out (n × outputs) = the network's output; cross-entropy models return probabilities.
-  void predict(const T* X, Index n, T* out) {
-    const Index in = layers_.front().in, k = layers_.back().out;
-    for (Index start = 0; start < n; start += max_batch_) {
-      const Index rows = std::min(max_batch_, n - start);
-      forward(CMapMat<T>(X + start * in, rows, in), false, 0);
+  // out (n × outputs) = the network's output; cross-entropy models return probabilities. Works in
+  // blocks of at most `block` rows with a workspace of its own, and touches no member buffer: several
+  // threads may predict with one plan at once (the training buffers are left alone).
+  void predict(const T* X, Index n, Index block, T* out) const {
+    if (n == 0) return;
+    Index width = 0;
+    for (const auto& s : layers_) width = std::max(width, s.out);
+    block = std::max<Index>(1, std::min(block, n));
+    std::unique_ptr<T[]> work(new T[std::size_t(2 * block * width)]);  // ping-pong between layers
+    const Index in0 = layers_.front().in, k = layers_.back().out, last = Index(layers_.size()) - 1;
+    for (Index start = 0; start < n; start += block) {
+      const Index rows = std::min(block, n - start);
+      const T* in = X + start * in0;
+      Index in_cols = in0;
+      for (Index l = 0; l <= last; ++l) {
+        const DenseSpec& s = layers_[l];
+        T* dst = l == last ? out + start * k : work.get() + (l % 2) * block * width;
+        dense_forward<T>(CMapMat<T>(in, rows, in_cols), weight(s), bias(s), s.activation, T(s.alpha),
+                         MapMat<T>(dst, rows, s.out));
+        in = dst;
+        in_cols = s.out;
+      }
       MapMat<T> dst(out + start * k, rows, k);
-      dst = out_.back().topRows(rows);
       if (loss_ == LossKind::bce_logits) bias_activate<T>(dst, nullptr, Activation::sigmoid, T(0));
       if (loss_ == LossKind::softmax_xent || loss_ == LossKind::softmax_xent_labels)
         bias_activate<T>(dst, nullptr, Activation::softmax, T(0));
