@@ -19,7 +19,8 @@ import sys
 import time
 
 # Thread pools that nobody sets explicitly must not oversubscribe the cores: numpy's OpenBLAS stays on
-# one thread (its GEMM ceiling is measured in a child process with its own setting) and libgomp gets the
+# one thread (its GEMM ceiling is measured in a child process with its own setting; blas_threads sets it
+# per timed cell) and libgomp gets the
 # largest team we ask for. This only takes effect when set before numpy/torch are imported.
 THREAD_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 
@@ -54,6 +55,26 @@ def import_denso():
         with contextlib.redirect_stdout(sys.stderr):
             import denso  # noqa: F401
     return sys.modules["denso"]
+
+
+def blas_threads(n: int):
+    """A context manager that runs numpy's BLAS (and anything else calling it, such as scikit-learn) on
+    `n` threads, through threadpoolctl; a no-op when threadpoolctl is not installed (then numpy keeps
+    the thread count pin_blas_env gave it, see numpy_blas_controlled)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def numpy_blas_controlled() -> bool:
+    """Whether blas_threads can set numpy's BLAS thread count (threadpoolctl is installed)."""
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def set_threads(n: int, torch=None) -> None:
@@ -156,9 +177,11 @@ def torch_gemm_gflops(torch, threads: int, size: int, repeats: int) -> float:
     return 2.0 * size**3 / min(times) / 1e9
 
 
-def gemm_ceilings(threads: list, torch, size: int = 2048, repeats: int = 5) -> dict:
-    """threads → {"numpy": GFLOP/s, "torch": GFLOP/s, "ceiling": the larger}.
+def gemm_ceilings(threads: list, torch, size: int = 2048, repeats: int = 5, denso=None) -> dict:
+    """threads → {"numpy": GFLOP/s, "torch": GFLOP/s[, "denso": GFLOP/s], "ceiling": the largest}.
 
+    `denso`, if given, is a callable (threads, size, repeats) → GFLOP/s of denso's own size³ float32
+    product (bench_training measures it in its denso worker process); NaN means "not measured".
     A ceiling is what the machine can do, so each library's figure is its best repeat, not the median:
     noise only ever lowers a GEMM's speed, and a low ceiling would flatter the shares measured against it.
     """
@@ -166,6 +189,8 @@ def gemm_ceilings(threads: list, torch, size: int = 2048, repeats: int = 5) -> d
     for n in threads:
         entry = {"numpy": numpy_gemm_gflops(n, size, repeats)}
         entry["torch"] = torch_gemm_gflops(torch, n, size, repeats) if torch is not None else float("nan")
+        if denso is not None:
+            entry["denso"] = denso(n, size, repeats)
         finite = [v for v in entry.values() if v == v]
         entry["ceiling"] = max(finite) if finite else float("nan")
         out[n] = entry
@@ -173,9 +198,15 @@ def gemm_ceilings(threads: list, torch, size: int = 2048, repeats: int = 5) -> d
 
 
 def gemm_table(ceilings: dict, size: int) -> str:
-    rows = [[str(n), fmt(c["numpy"]), fmt(c["torch"]), fmt(c["ceiling"])] for n, c in ceilings.items()]
-    return markdown_table([f"threads", f"numpy {size}³ GFLOP/s", f"torch {size}³ GFLOP/s", "ceiling GFLOP/s"],
-                          rows)
+    """One row per thread count; a denso column when gemm_ceilings measured denso's product too."""
+    with_denso = any("denso" in c for c in ceilings.values())
+    headers = ["threads", f"numpy {size}³ GFLOP/s", f"torch {size}³ GFLOP/s"]
+    headers += [f"denso {size}³ GFLOP/s"] if with_denso else []
+    rows = []
+    for n, c in ceilings.items():
+        rows.append([str(n), fmt(c["numpy"]), fmt(c["torch"])] + ([fmt(c.get("denso"))] if with_denso else [])
+                    + [fmt(c["ceiling"])])
+    return markdown_table(headers + ["ceiling GFLOP/s"], rows)
 
 
 # ---- memory -----------------------------------------------------------------------------------------------
@@ -215,6 +246,19 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_simd() -> str:
+    """The widest x86 SIMD level the CPU reports in /proc/cpuinfo: "AVX-512" (avx512f), "AVX2" or "SSE"."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+    except OSError:
+        pass
+    return "n/a"
+
+
 def load_average() -> str:
     try:
         return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
@@ -228,6 +272,7 @@ def machine_info(torch=None) -> dict:
     info = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),
+        "cpu_simd": cpu_simd(),
         "cores": os.cpu_count(),
         "os": platform.platform(terse=True),
         "python": platform.python_version(),
@@ -243,7 +288,7 @@ def machine_info(torch=None) -> dict:
 
 def header(title: str, info: dict) -> str:
     return (f"## {title}\n\n"
-            f"{info['date']} · {info['cpu']} ({info['cores']} cores) · {info['os']} · Python {info['python']} · "
+            f"{info['date']} · {info['cpu']} ({info['cpu_simd']}, {info['cores']} cores) · {info['os']} · Python {info['python']} · "
             f"numpy {info['numpy']} · torch {info['torch']} · denso {info['denso']} "
             f"({info['denso_simd']}, BLAS {info['denso_blas']}) · "
             f"load average at start {info['load']}\n")
@@ -278,7 +323,8 @@ def markdown_table(headers: list, rows: list) -> str:
 
 
 def parse_markdown_table(text: str, first_header: str) -> tuple:
-    """(headers, rows) of the first table in `text` whose first header cell is `first_header` (for tests)."""
+    """(headers, rows) of the first table in `text` whose first header cell is `first_header` (used by the
+    tests, and by bench_training to read denso-bench's output)."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

@@ -1,46 +1,83 @@
 #!/usr/bin/env python
-"""denso against PyTorch on the same dense network, data, batch sizes and thread counts.
+"""denso against PyTorch, numpy and scikit-learn on the same dense network, data, batch sizes and threads.
 
 Training throughput per batch size and thread count (denso through `model.fit`, PyTorch with the
-default and the fused Adam), inference latency (batch 1) and throughput (batch 1024), the machine's
-float32 GEMM ceiling measured in the same run, and peak memory. Prints markdown tables.
+default and the fused Adam), inference latency (batch 1) and throughput (batch 1024) against torch and
+a plain numpy forward, one scikit-learn MLPClassifier epoch, the machine's float32 GEMM rate (numpy,
+torch and denso's own) measured in the same run, peak memory, the native batch-1 floor from
+`denso-bench`, and finally the machine-independent targets of the performance issue (#8), one table
+per thread count. Prints markdown tables.
 
-    python benchmarks/bench_training.py                        # the full run (about 5 minutes)
+    python benchmarks/bench_training.py                        # the full run (about 6 minutes)
     python benchmarks/bench_training.py --threads 2 --batches 32,128 --repeats 3
-    python benchmarks/bench_training.py --no-torch             # denso alone
+    python benchmarks/bench_training.py --no-torch             # without PyTorch
+    python benchmarks/bench_training.py --sections training,sklearn
     python benchmarks/bench_training.py --quick                # tiny sizes: checks that it runs
+
+Sections (--sections, all by default): training, inference, memory, sklearn, floor.
 
 How it measures (see also _timing.py):
   * denso: `model.fit(x, y, epochs=2, batch_size=b, verbose=0)` over in-memory float32 data, with a
     LambdaCallback timing each epoch. "fit" is the cost of one `fit(epochs=1)` call (wall time minus
     the second epoch: validation, plan build, shuffle, batches); "epoch" is the second epoch alone
-    (shuffle + batches), i.e. the steady per-step cost.
+    (shuffle + batches), i.e. the steady per-step cost. denso runs in a worker process of its own.
   * PyTorch: the same nn.Linear/ReLU stack, CrossEntropyLoss and Adam (lr 1e-3), default and
     fused=True, trained by the usual loop over tensors: a fresh randperm each epoch, then
     `xb = X[perm[i:i+b]]`, zero_grad, forward, loss, backward, step. One epoch per timing.
-  * Every (batch, threads) cell runs the contenders round-robin (rotating who goes first), after one
-    warm-up each, and reports medians over --repeats rounds. Speedups are PyTorch time / denso time
+  * numpy (inference): x@W1+b1, relu, @W2+b2, relu, @W3+b3, softmax in float32 on denso's weights,
+    with numpy's BLAS set to the cell's thread count (threadpoolctl).
+  * scikit-learn: MLPClassifier(hidden_layer_sizes=(256, 128), solver="adam", batch_size=200,
+    learning_rate_init=1e-3, shuffle=True), one `partial_fit` call (one epoch) per timing against
+    denso at batch 200 on the same data; its BLAS set to the cell's thread count.
+  * Every cell runs the contenders round-robin (rotating who goes first), after one warm-up each,
+    and reports medians over --repeats rounds. Speedups are the other library's time / denso's time
     with denso's full `fit` call cost, so they never flatter denso.
-  * A training step costs 6 · parameters · batch FLOPs (forward 2, backward 4); GFLOP/s and the share
-    of the GEMM ceiling (the larger of numpy's and torch's 2048³ float32 matmul, same thread count,
-    same run) use the steady epoch time.
+  * FLOPs are the real GEMM FLOPs of a step, not 6 · parameters · batch: for widths d0..dL and batch
+    b, forward Σ 2·b·d_l·d_(l+1), weight gradients the same again, input gradients for every layer
+    but the first Σ_(l≥1) 2·b·d_l·d_(l+1) (bias and elementwise work not counted). Inference counts
+    the forward GEMMs alone. GFLOP/s and "% of ceiling" use these counts and the steady epoch time;
+    the ceiling is the best float32 2048³ GEMM of the run at the same thread count: numpy's (in a
+    child process), torch's and denso's own (`denso.functional.dense(a, b)`, which runs denso's C++
+    kernel, in the denso worker).
+  * The batch-1 floor (one step against one fused read-modify-write pass over params, m and v) has
+    no Python binding: it comes from `denso-bench --floor-only` (on PATH after `pip install`, else
+    build-bench/denso-bench), reported as n/a when that is missing or fails.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
+import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _timing as T  # noqa: E402
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIMS = (784, 256, 128, 10)
 BATCHES = (1, 8, 32, 128, 512, 2048)
-# Issue targets at 2 threads: denso speedup over torch's fused Adam per batch size.
-TRAIN_TARGETS = {1: 10.0, 8: 5.0, 32: 2.5, 128: 1.8, 512: 1.4, 2048: 1.4}
+SECTIONS = ("training", "inference", "memory", "sklearn", "floor")
+
+# ---- issue #8 targets (machine-independent: ratios and shares; at 1 and at 2 threads) ----
+# denso's speedup over torch's fused Adam per batch size, required on the fit call.
+TRAIN_TARGETS = {1: 10.0, 8: 5.0, 32: 2.5, 128: 1.5, 512: 1.2, 2048: 1.2}
+INFER_LATENCY_US = 20.0       # batch 1: µs per `predict` call from Python, at most
+INFER_VS_NUMPY = 2.0          # batch 1: × vs the numpy three-matmul forward, at least
+INFER_SHARE = 0.85            # batch 1024: share of the best GEMM rate (forward FLOPs), at least
+INFER_VS_TORCH = 1.2          # batch 1024: × vs torch forward + softmax, at least
+SKLEARN_BATCH = 200
+SKLEARN_SPEEDUP = 3.0         # × vs scikit-learn's MLPClassifier epoch at 1 thread, at least
+FLOOR_RATIO = 1.5             # batch-1 step / one fused read-modify-write pass over params, m, v, at most
+
+
+def train_share_target(batch: int):
+    """Required share of the best GEMM rate for a training step at `batch` (None: no target)."""
+    return 0.85 if batch >= 512 else 0.75 if batch >= 128 else None
 
 
 def n_params(dims) -> int:
@@ -48,8 +85,22 @@ def n_params(dims) -> int:
     return sum((a + 1) * b for a, b in zip(dims[:-1], dims[1:]))
 
 
+def forward_flops(dims, batch: int) -> float:
+    """GEMM FLOPs of a forward pass over `batch` rows: Σ 2·b·d_l·d_(l+1)."""
+    return sum(2.0 * batch * a * b for a, b in zip(dims[:-1], dims[1:]))
+
+
+def step_gemm_flops(dims, batch: int) -> float:
+    """Real GEMM FLOPs of a training step: forward, weight gradients (the same again) and input
+    gradients of every layer but the first (its input needs none)."""
+    pairs = list(zip(dims[:-1], dims[1:]))
+    dx = sum(2.0 * batch * a * b for a, b in pairs[1:])
+    return 2 * forward_flops(dims, batch) + dx
+
+
 def train_gflop(dims, samples: int) -> float:
-    return 6.0 * n_params(dims) * samples / 1e9
+    """Real GEMM GFLOPs of training on `samples` samples (linear in the batch, so any split into steps)."""
+    return step_gemm_flops(dims, samples) / 1e9
 
 
 def make_data(n: int, dims, seed: int = 0):
@@ -154,6 +205,26 @@ class DensoProcess:
         self.proc.stdout.close()
 
 
+def denso_gemm_gflops(size: int, repeats: int) -> dict:
+    """denso's own float32 size³ product, best-of-repeats GFLOP/s: `denso.functional.dense(a, b)` runs
+    the C++ dense kernel (no bias, identity activation; it allocates its output, as a product does)."""
+    import numpy as np
+    from denso import functional as F
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    try:
+        F.dense(a, b)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            F.dense(a, b)
+            times.append(time.perf_counter() - t0)
+    except Exception as exc:  # report, do not kill the worker
+        return {"gflops": float("nan"), "error": f"{type(exc).__name__}: {exc}"}
+    return {"gflops": 2.0 * size**3 / min(times) / 1e9}
+
+
 def denso_worker(args) -> None:
     """Serve timing requests on stdin (one JSON object a line), answer on stdout."""
     import numpy as np
@@ -161,7 +232,9 @@ def denso_worker(args) -> None:
     for line in sys.stdin:
         req = json.loads(line)
         T.set_threads(req["threads"], None)
-        if req["op"] == "train":
+        if req["op"] == "gemm":
+            reply = denso_gemm_gflops(req["size"], req["repeats"])
+        elif req["op"] == "train":
             key = (req["batch"], req["n"])
             if key not in trainers:
                 x, y = make_data(req["n"], args.dims)
@@ -203,7 +276,7 @@ def bench_training(args, torch, ceilings: dict, worker) -> list:
                    "denso_epoch": T.field_median(samples["denso"], "epoch")}
             for name in ("torch_adam", "torch_fused"):
                 row[name] = T.field_median(samples[name], "wall") if name in samples else float("nan")
-            gflop = train_gflop(args.dims, n)
+            gflop = train_gflop(args.dims, n)  # real GEMM FLOPs of the epoch's steps
             row["denso_gflops"] = gflop / row["denso_epoch"]
             row["torch_fused_gflops"] = gflop / row["torch_fused"]
             row["ceiling_share"] = row["denso_gflops"] / ceilings.get(threads, {}).get("ceiling", float("nan"))
@@ -219,6 +292,7 @@ def training_table(rows: list, with_torch: bool) -> str:
     if with_torch:
         headers += ["torch Adam µs/step", "torch fused µs/step", "× vs fused", "× vs Adam"]
     headers += ["denso GFLOP/s"] + (["torch fused GFLOP/s"] if with_torch else []) + ["denso % of ceiling"]
+    # GFLOP/s: real GEMM FLOPs per step (see step_gemm_flops) over the steady epoch's step time
     out = []
     for r in rows:
         us = 1e6 / r["steps"]
@@ -234,12 +308,27 @@ def training_table(rows: list, with_torch: bool) -> str:
 
 
 # ---- inference -----------------------------------------------------------------------------------------------
-def bench_inference(args, torch, worker) -> list:
-    """Latency at batch 1 and throughput at batch 1024: denso `predict`, torch forward + softmax."""
+def numpy_forward(x, weights):
+    """The plain numpy forward: x@W1+b1, relu, @W2+b2, relu, ..., @WL+bL, softmax (float32)."""
+    import numpy as np
+    h = x
+    last = len(weights) // 2 - 1
+    for i, (w, b) in enumerate(zip(weights[0::2], weights[1::2])):
+        h = h @ w + b
+        if i < last:
+            h = np.maximum(h, 0)
+    e = np.exp(h - h.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def bench_inference(args, torch, ceilings: dict, worker) -> list:
+    """Latency at batch 1 and throughput at batch 1024: denso `predict`, torch forward + softmax, numpy
+    forward on denso's weights."""
     import numpy as np
     rows = []
     x, _ = make_data(max(args.infer_batches), args.dims, seed=1)
     tmodel = torch_model(torch, args.dims).eval() if torch is not None else None
+    weights = [w.astype(np.float32) for w in denso_model(args.dims).get_weights()]  # the worker's model
     for batch in args.infer_batches:
         xb = np.ascontiguousarray(x[:batch])
         for threads in args.threads:
@@ -250,12 +339,19 @@ def bench_inference(args, torch, worker) -> list:
                 tx = torch.from_numpy(xb)
                 cases["torch"] = _torch_latency_case(torch, lambda: torch.softmax(tmodel(tx), dim=1),
                                                      args.infer_time)
+            cases["numpy"] = _blas_case(threads, _latency_case(lambda: numpy_forward(xb, weights), args.infer_time))
             samples = T.interleaved(cases, args.repeats, warmup=0)
             row = {"batch": batch, "threads": threads,
                    "denso": T.field_median(samples["denso"], "per_call"),
-                   "torch": T.field_median(samples["torch"], "per_call") if torch is not None else float("nan")}
+                   "torch": T.field_median(samples["torch"], "per_call") if torch is not None else float("nan"),
+                   "numpy": T.field_median(samples["numpy"], "per_call")}
+            row["denso_gflops"] = forward_flops(args.dims, batch) / row["denso"] / 1e9
+            row["ceiling_share"] = row["denso_gflops"] / ceilings.get(threads, {}).get("ceiling", float("nan"))
             rows.append(row)
-    print(inference_table(rows, args.dims, torch is not None) + "\n", flush=True)
+    print(inference_table(rows, torch is not None) + "\n", flush=True)
+    if not T.numpy_blas_controlled():
+        print("(threadpoolctl is not installed: numpy's BLAS ran on the threads set by OPENBLAS_NUM_THREADS, "
+              "not on the cell's thread count.)\n", flush=True)
     return rows
 
 
@@ -278,20 +374,151 @@ def _torch_latency_case(torch, fn, seconds: float):
     return case
 
 
-def inference_table(rows: list, dims, with_torch: bool) -> str:
+def _blas_case(threads: int, inner):
+    """`inner` with numpy's BLAS on `threads` threads (set outside the timed calls)."""
+    def case():
+        with T.blas_threads(threads):
+            return inner()
+    return case
+
+
+def inference_table(rows: list, with_torch: bool) -> str:
     headers = ["batch", "threads", "denso µs/call", "denso samples/s"]
     if with_torch:
         headers += ["torch µs/call", "torch samples/s", "× vs torch"]
-    headers += ["denso GFLOP/s"]
+    headers += ["numpy µs/call", "× vs numpy", "denso GFLOP/s", "denso % of ceiling"]
     out = []
     for r in rows:
         cells = [str(r["batch"]), str(r["threads"]), T.fmt(r["denso"] * 1e6), T.fmt(r["batch"] / r["denso"])]
         if with_torch:
             cells += [T.fmt(r["torch"] * 1e6), T.fmt(r["batch"] / r["torch"]), T.fmt(r["torch"] / r["denso"]) + "×"]
-        cells += [T.fmt(2.0 * n_params(dims) * r["batch"] / r["denso"] / 1e9)]
+        cells += [T.fmt(r["numpy"] * 1e6), T.fmt(r["numpy"] / r["denso"]) + "×", T.fmt(r["denso_gflops"]),
+                  T.fmt(100 * r["ceiling_share"]) + "%"]
         out.append(cells)
-    return ("### Inference (denso `predict` → probabilities; torch forward + softmax under inference_mode)\n\n"
+    return ("### Inference (denso `predict` → probabilities; torch forward + softmax under inference_mode; "
+            "numpy forward + softmax on denso's weights; GFLOP/s counts the forward GEMMs)\n\n"
             + T.markdown_table(headers, out))
+
+
+# ---- scikit-learn ----------------------------------------------------------------------------------------------
+def load_mlp_classifier():
+    """sklearn.neural_network.MLPClassifier, or None when scikit-learn is not installed."""
+    if os.environ.get("DENSO_BENCH_NO_SKLEARN"):
+        return None
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+    return MLPClassifier
+
+
+def bench_sklearn(args, worker) -> list:
+    """One epoch of scikit-learn's MLPClassifier (adam, batch 200) against denso at batch 200, same data."""
+    import numpy as np
+    title = f"### scikit-learn MLPClassifier (adam, batch {SKLEARN_BATCH}, one epoch: `partial_fit` vs denso `fit`)"
+    mlp = load_mlp_classifier()
+    if mlp is None:
+        print(f"{title}\n\nscikit-learn is not installed: row skipped.\n", flush=True)
+        return []
+    steps = steps_for(SKLEARN_BATCH, args.samples, args.max_steps, args.min_steps)
+    n = steps * SKLEARN_BATCH
+    x, y = make_data(n, args.dims)  # what the worker trains on for (batch, n)
+    classes = np.arange(args.dims[-1])
+    rows = []
+    for threads in args.threads:
+        clf = mlp(hidden_layer_sizes=tuple(args.dims[1:-1]), solver="adam", batch_size=SKLEARN_BATCH, max_iter=1,
+                  learning_rate_init=1e-3, shuffle=True, tol=0.0, n_iter_no_change=10**9, random_state=0)
+
+        def sklearn_epoch(clf=clf, threads=threads):
+            with warnings.catch_warnings(), T.blas_threads(threads):
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                clf.partial_fit(x, y, classes=classes)
+                return {"epoch": time.perf_counter() - t0}
+
+        cases = {"denso": lambda threads=threads: worker.call(op="train", batch=SKLEARN_BATCH, n=n, threads=threads),
+                 "sklearn": sklearn_epoch}
+        samples = T.interleaved(cases, args.repeats, warmup=1)
+        row = {"threads": threads, "samples": n, "steps": steps,
+               "denso_fit": T.field_median(samples["denso"], "fit"),
+               "denso_epoch": T.field_median(samples["denso"], "epoch"),
+               "sklearn": T.field_median(samples["sklearn"], "epoch")}
+        row["vs_sklearn"] = row["sklearn"] / row["denso_fit"]
+        row["vs_sklearn_steady"] = row["sklearn"] / row["denso_epoch"]
+        rows.append(row)
+    headers = ["threads", "samples", "denso ms/epoch (fit)", "denso ms/epoch (epoch)", "sklearn ms/epoch",
+               "× vs sklearn (fit)", "× vs sklearn (epoch)"]
+    table = T.markdown_table(headers, [[str(r["threads"]), T.fmt(r["samples"]), T.fmt(1e3 * r["denso_fit"]),
+                                        T.fmt(1e3 * r["denso_epoch"]), T.fmt(1e3 * r["sklearn"]),
+                                        T.fmt(r["vs_sklearn"]) + "×", T.fmt(r["vs_sklearn_steady"]) + "×"]
+                                       for r in rows])
+    print(f"{title}\n\n{table}\n", flush=True)
+    return rows
+
+
+# ---- batch-1 floor (denso-bench) -------------------------------------------------------------------------------
+FLOOR_SECTION = "### Batch-1 floor"
+FLOOR_COLUMNS = {"step_us": "step µs", "rmw_us": "RMW pass µs", "adam_us": "Adam pass µs",
+                 "ratio": "step / RMW pass"}
+
+
+def find_denso_bench():
+    """The native benchmark: `denso-bench` on PATH (pip install puts it there), else a CMake build in
+    build-bench/, else None."""
+    found = shutil.which("denso-bench")
+    if found:
+        return found
+    for name in ("denso-bench", "denso_bench"):
+        path = os.path.join(ROOT, "build-bench", name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def parse_floor(text: str) -> dict:
+    """threads → {"step_us", "rmw_us", "adam_us", "ratio"} from denso-bench's "### Batch-1 floor" table."""
+    start = text.index(FLOOR_SECTION)  # ValueError when missing
+    headers, rows = T.parse_markdown_table(text[start:], "threads")
+    index = {key: headers.index(name) for key, name in FLOOR_COLUMNS.items()}
+    out = {}
+    for row in rows:
+        values = {}
+        for key, i in index.items():
+            match = re.search(r"\d[\d,]*\.?\d*", row[i])
+            values[key] = float(match.group().replace(",", "")) if match else float("nan")
+        out[int(row[0])] = values
+    if not out:
+        raise ValueError("empty floor table")
+    return out
+
+
+def bench_floor(args) -> dict:
+    """{"rows": threads → floor values, "error": None or why there are none, "command": ...}."""
+    exe = find_denso_bench()
+    if exe is None:
+        result = {"rows": {}, "error": "denso-bench not found", "command": None}
+    else:
+        cmd = [exe, "--floor-only", "--threads", ",".join(map(str, args.threads))] + (["--quick"] if args.quick else [])
+        result = {"rows": {}, "error": None, "command": " ".join(["denso-bench"] + cmd[1:])}
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=60 if args.quick else 600)
+            if done.returncode != 0:
+                lines = [l.strip() for l in done.stderr.splitlines() if l.strip()]
+                reason = lines[0] if lines else f"exit status {done.returncode}"
+                raise RuntimeError(reason)
+            result["rows"] = parse_floor(done.stdout)
+        except (OSError, subprocess.SubprocessError, RuntimeError, ValueError, IndexError) as exc:
+            result["error"] = f"denso-bench failed: {exc}"
+    title = (f"{FLOOR_SECTION} (denso-bench: a batch-1 Adam step vs one fused read-modify-write pass over "
+             "params, m and v)")
+    if result["error"]:
+        print(f"{title}\n\nn/a ({result['error']})\n", flush=True)
+    else:
+        rows = [[str(t), T.fmt(v["step_us"]), T.fmt(v["rmw_us"]), T.fmt(v["adam_us"]), T.fmt(v["ratio"]) + "×"]
+                for t, v in sorted(result["rows"].items())]
+        print(f"{title}\n\n`{result['command']}`\n\n"
+              + T.markdown_table(["threads"] + list(FLOOR_COLUMNS.values()), rows) + "\n", flush=True)
+    return result
 
 
 # ---- memory -------------------------------------------------------------------------------------------------
@@ -340,32 +567,70 @@ def bench_memory(args, torch) -> list:
 
 
 # ---- targets ------------------------------------------------------------------------------------------------
-def targets_table(train_rows: list, infer_rows: list, threads: int = 2) -> str:
-    """The issue's targets at `threads` threads against what this run measured."""
+def _finite(*values) -> bool:
+    return all(v == v and v is not None for v in values)
+
+
+def targets_table(result: dict, threads: int) -> str:
+    """The machine-independent targets of issue #8 at `threads` threads against what this run measured."""
     out = []
 
-    def add(name, required, value, met):
-        out.append([name, required, value, "yes" if met else "**no**"])
+    def add(name, required, measured, met):
+        out.append([name, required, measured, "n/a" if met is None else "yes" if met else "**no**"])
 
-    for r in [r for r in train_rows if r["threads"] == threads]:
-        if r["batch"] in TRAIN_TARGETS and r["torch_fused"] == r["torch_fused"]:
+    def pct(share):
+        return T.fmt(100 * share) + "%"
+
+    training = [r for r in result.get("training", []) if r["threads"] == threads]
+    for r in training:  # 1. GEMM share of a training step
+        need = train_share_target(r["batch"])
+        if need is not None:
+            share = r["ceiling_share"]
+            add(f"training batch {r['batch']}: GEMM share (real GEMM FLOPs / step time ÷ best GEMM rate)",
+                f"≥ {100 * need:g}%", pct(share), share >= need if _finite(share) else None)
+    for r in training:  # 2. vs PyTorch's fused Adam
+        if r["batch"] in TRAIN_TARGETS and _finite(r["torch_fused"]):
             need = TRAIN_TARGETS[r["batch"]]
             steady = r["torch_fused"] / r["denso_epoch"]
-            add(f"training batch {r['batch']}: × vs fused Adam (fit call / steady epoch)", f"≥ {need:g}×",
-                f"{T.fmt(r['vs_fused'])}× / {T.fmt(steady)}×", r["vs_fused"] >= need)
-    for r in [r for r in train_rows if r["threads"] == threads and r["batch"] == 2048]:
-        add("training batch 2048: share of GEMM ceiling", "≥ 75%", T.fmt(100 * r["ceiling_share"]) + "%",
-            r["ceiling_share"] >= 0.75)
-    for r in [r for r in infer_rows if r["threads"] == threads]:
-        ratio = r["torch"] / r["denso"]
+            add(f"training batch {r['batch']}: × vs PyTorch fused Adam (fit call / steady epoch)",
+                f"≥ {need:g}× (fit call)", f"{T.fmt(r['vs_fused'])}× / {T.fmt(steady)}×", r["vs_fused"] >= need)
+    for r in [r for r in result.get("inference", []) if r["threads"] == threads]:  # 3. inference
         if r["batch"] == 1:
-            add("inference batch 1: latency, × vs torch", "≤ 3 µs, ≥ 8×",
-                f"{T.fmt(r['denso'] * 1e6)} µs, {T.fmt(ratio)}×", r["denso"] <= 3e-6 and ratio >= 8)
+            add("inference batch 1: µs per `predict` call", f"≤ {INFER_LATENCY_US:g} µs", f"{T.fmt(r['denso'] * 1e6)} µs",
+                r["denso"] * 1e6 <= INFER_LATENCY_US)
+            ratio = r["numpy"] / r["denso"]
+            add("inference batch 1: × vs numpy three-matmul forward", f"≥ {INFER_VS_NUMPY:g}×", f"{T.fmt(ratio)}×",
+                ratio >= INFER_VS_NUMPY)
         elif r["batch"] == 1024:
-            add("inference batch 1024: throughput × vs torch", "≥ 1.5×", f"{T.fmt(ratio)}×", ratio >= 1.5)
+            share = r["ceiling_share"]
+            add("inference batch 1024: GEMM share (forward FLOPs / call time ÷ best GEMM rate)",
+                f"≥ {100 * INFER_SHARE:g}%", pct(share), share >= INFER_SHARE if _finite(share) else None)
+            if _finite(r["torch"]):
+                ratio = r["torch"] / r["denso"]
+                add("inference batch 1024: × vs torch", f"≥ {INFER_VS_TORCH:g}×", f"{T.fmt(ratio)}×",
+                    ratio >= INFER_VS_TORCH)
+    for r in [r for r in result.get("sklearn", []) if r["threads"] == threads]:  # 4. scikit-learn
+        measured = f"{T.fmt(r['vs_sklearn'])}× / {T.fmt(r['vs_sklearn_steady'])}×"
+        name = f"scikit-learn MLPClassifier epoch (batch {SKLEARN_BATCH}): × faster (fit call / steady epoch)"
+        if threads == 1:
+            add(name, f"≥ {SKLEARN_SPEEDUP:g}× (fit call)", measured, r["vs_sklearn"] >= SKLEARN_SPEEDUP)
+        else:
+            add(name, f"reported (target ≥ {SKLEARN_SPEEDUP:g}× is at 1 thread)", measured, None)
+    floor = result.get("floor")
+    if floor:  # 5. batch-1 floor
+        name = f"batch-1 floor: step / RMW pass ≤ {FLOOR_RATIO:g}×"
+        v = floor["rows"].get(threads)
+        if v is not None:
+            add(name, f"≤ {FLOOR_RATIO:g}×",
+                f"{T.fmt(v['ratio'])}× (step {T.fmt(v['step_us'])} µs, RMW pass {T.fmt(v['rmw_us'])} µs)",
+                v["ratio"] <= FLOOR_RATIO if _finite(v["ratio"]) else None)
+        else:
+            why = "denso-bench not found" if floor["error"] == "denso-bench not found" else \
+                "denso-bench failed" if floor["error"] else f"no row for {threads} threads"
+            add(name, f"≤ {FLOOR_RATIO:g}×", f"n/a ({why})", None)
     if not out:
         return ""
-    return (f"### Targets at {threads} threads\n\n"
+    return (f"### Targets at {threads} thread{'s' if threads != 1 else ''} (issue #8)\n\n"
             + T.markdown_table(["target", "required", "measured", "met"], out))
 
 
@@ -383,18 +648,22 @@ def parse_args(argv):
     p.add_argument("--gemm-size", type=int, default=2048, help="n of the n³ GEMM ceiling")
     p.add_argument("--rss-samples", type=int, default=32768, help="samples in the memory measurement")
     p.add_argument("--dims", type=T.parse_ints, default=list(DIMS), help="layer widths, input first")
-    p.add_argument("--sections", default="training,inference,memory", help="comma list of sections to run")
-    p.add_argument("--no-torch", action="store_true", help="report denso alone")
+    p.add_argument("--sections", default=",".join(SECTIONS),
+                   help=f"comma list of sections to run (default: all of {','.join(SECTIONS)})")
+    p.add_argument("--no-torch", action="store_true", help="report without PyTorch")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--rss-child", choices=["denso", "torch"], help=argparse.SUPPRESS)
     p.add_argument("--denso-worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
-        args.batches, args.infer_batches = [1, 32], [1, 64]
+        args.batches, args.infer_batches = [1, 128], [1, 1024]
         args.repeats, args.samples, args.max_steps, args.min_steps = 2, 64, 64, 2
         args.infer_time, args.gemm_size, args.rss_samples = 0.002, 128, 256
         args.threads = args.threads[:1] if args.threads == [1, 2] else args.threads
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown:
+        p.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     return args
 
 
@@ -411,24 +680,43 @@ def main(argv=None) -> dict:
     info = T.machine_info(torch)
     print(T.header("denso vs PyTorch: training and inference", info))
     print(f"Network {'-'.join(map(str, args.dims))} (ReLU, softmax cross-entropy, Adam lr 1e-3), "
-          f"{n_params(args.dims):,} parameters, {6 * n_params(args.dims) / 1e6:.2f} MFLOP per training sample; "
+          f"{n_params(args.dims):,} parameters, {step_gemm_flops(args.dims, 1) / 1e6:.2f} MFLOP of GEMMs per "
+          f"training sample, {forward_flops(args.dims, 1) / 1e6:.2f} per inference sample; "
           f"medians of {args.repeats} interleaved repeats.\n", flush=True)
-    ceilings = T.gemm_ceilings(args.threads, torch, args.gemm_size, repeats=3 if args.quick else 5)
-    print("### GEMM ceiling (float32, best of the repeats)\n\n" + T.gemm_table(ceilings, args.gemm_size) + "\n", flush=True)
-    result = {"info": info, "ceilings": ceilings, "training": [], "inference": [], "memory": []}
+    if args.quick:
+        print(f"--quick: tiny sizes and a {args.gemm_size}³ GEMM ceiling, a smoke test; its verdicts mean nothing.\n",
+              flush=True)
+    result = {"info": info, "ceilings": {}, "training": [], "inference": [], "memory": [], "sklearn": [],
+              "floor": None}
     worker = DensoProcess(args)
     try:
+        def denso_gemm(threads, size, repeats):
+            reply = worker.call(op="gemm", threads=threads, size=size, repeats=repeats)
+            if "error" in reply:
+                print(f"denso's GEMM failed: {reply['error']}", file=sys.stderr)
+            return reply["gflops"]
+        ceilings = T.gemm_ceilings(args.threads, torch, args.gemm_size, repeats=3 if args.quick else 5,
+                                   denso=denso_gemm)
+        result["ceilings"] = ceilings
+        print("### GEMM ceiling (float32, best of the repeats; denso: `denso.functional.dense(a, b)`, its C++ "
+              "kernel, in the worker)\n\n" + T.gemm_table(ceilings, args.gemm_size) + "\n", flush=True)
         if "training" in args.sections:
             result["training"] = bench_training(args, torch, ceilings, worker)
         if "inference" in args.sections:
-            result["inference"] = bench_inference(args, torch, worker)
+            result["inference"] = bench_inference(args, torch, ceilings, worker)
+        if "sklearn" in args.sections:
+            result["sklearn"] = bench_sklearn(args, worker)
     finally:
         worker.close()
     if "memory" in args.sections:
         result["memory"] = bench_memory(args, torch)
-    if torch is not None and 2 in args.threads:
-        table = targets_table(result["training"], result["inference"], 2)
+    if "floor" in args.sections:
+        result["floor"] = bench_floor(args)
+    result["targets"] = {}
+    for threads in args.threads:
+        table = targets_table(result, threads)
         if table:
+            result["targets"][threads] = table
             print(table + "\n")
     print(f"Load average at end: {T.load_average()}", flush=True)
     return result

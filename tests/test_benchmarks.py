@@ -69,41 +69,191 @@ def positive_numbers(rows, skip_columns=1):
             assert float(match.group().replace(",", "")) > 0, f"non-positive {cell!r} in {row}"
 
 
+@pytest.fixture
+def no_sklearn(monkeypatch):
+    """`import sklearn` fails, as on a machine without scikit-learn."""
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise ImportError("No module named 'sklearn' (simulated)")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+
+
+def _sklearn_available() -> bool:
+    try:
+        import sklearn.neural_network  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+TARGET_MET = {"yes", "**no**", "n/a"}
+
+
+def targets(out, threads, timing):
+    """The rows of the "Targets at N thread(s)" table: 4 columns, met yes/**no**/n/a, numbers > 0."""
+    start = out.index(f"### Targets at {threads} thread")
+    headers, rows = table(out[start:], "target", timing)
+    assert headers == ["target", "required", "measured", "met"]
+    for name, required, measured, met in rows:
+        assert met in TARGET_MET, (name, met)
+        positive_numbers([[name, required]])
+        if measured.startswith("n/a"):
+            assert met == "n/a", (name, measured, met)
+        else:
+            positive_numbers([[name, measured]])
+    return {r[0]: r for r in rows}
+
+
+def check_sklearn_section(out, timing):
+    section = out[out.index("### scikit-learn MLPClassifier"):]
+    if not _sklearn_available():
+        assert "scikit-learn is not installed: row skipped." in section.split("###")[1]
+        return False
+    headers, rows = table(section, "threads", timing)
+    assert headers[-2:] == ["× vs sklearn (fit)", "× vs sklearn (epoch)"] and "sklearn ms/epoch" in headers
+    assert [r[0] for r in rows] == ["1"] and rows[0][1] == "400"  # 2 steps of 200
+    positive_numbers(rows)
+    return True
+
+
 @pytest.mark.torch
 def test_bench_training_with_torch(bench, capsys):
     pytest.importorskip("torch")
     import bench_training
     result = bench_training.main(["--quick", "--threads", "1"])
     out = capsys.readouterr().out
+    assert f"{result['info']['cpu']} ({result['info']['cpu_simd']}, " in out  # CPU model and SIMD level
+    assert result["info"]["cpu_simd"] in {"AVX-512", "AVX2", "SSE", "n/a"}
     headers, rows = table(out, "batch", bench)
-    assert [r[0] for r in rows] == ["1", "32"] and {r[1] for r in rows} == {"1"}
-    assert "torch fused µs/step" in headers and "× vs fused" in headers
+    assert [r[0] for r in rows] == ["1", "128"] and {r[1] for r in rows} == {"1"}
+    assert "torch fused µs/step" in headers and "× vs fused" in headers and "denso % of ceiling" in headers
     positive_numbers(rows)
     headers, rows = table(out[out.index("### Inference"):], "batch", bench)
-    assert [r[0] for r in rows] == ["1", "64"] and "× vs torch" in headers
+    assert [r[0] for r in rows] == ["1", "1024"] and "× vs torch" in headers and "× vs numpy" in headers
     positive_numbers(rows)
     headers, rows = table(out, "library", bench)
     assert [r[0] for r in rows] == ["denso", "torch"]
     positive_numbers([r[:4] for r in rows])
-    _, rows = table(out, "threads", bench)  # GEMM ceiling: numpy and torch
+    headers, rows = table(out, "threads", bench)  # GEMM ceiling: numpy, torch and denso
+    assert headers == ["threads", "numpy 128³ GFLOP/s", "torch 128³ GFLOP/s", "denso 128³ GFLOP/s", "ceiling GFLOP/s"]
     positive_numbers(rows)
-    assert len(result["training"]) == 2 and result["ceilings"][1]["ceiling"] > 0
+    ceiling = result["ceilings"][1]
+    assert ceiling["ceiling"] == max(ceiling["numpy"], ceiling["torch"], ceiling["denso"]) > 0
+    assert len(result["training"]) == 2
+    with_sklearn = check_sklearn_section(out, bench)
+    assert "### Batch-1 floor" in out
+    rows = targets(out, 1, bench)
+    assert "### Targets at 2 threads" not in out  # --quick runs one thread count
+    names = list(rows)
+    expected = ["training batch 128: GEMM share (real GEMM FLOPs / step time ÷ best GEMM rate)",
+                "training batch 1: × vs PyTorch fused Adam (fit call / steady epoch)",
+                "training batch 128: × vs PyTorch fused Adam (fit call / steady epoch)",
+                "inference batch 1: µs per `predict` call",
+                "inference batch 1: × vs numpy three-matmul forward",
+                "inference batch 1024: GEMM share (forward FLOPs / call time ÷ best GEMM rate)",
+                "inference batch 1024: × vs torch"]
+    expected += ["scikit-learn MLPClassifier epoch (batch 200): × faster (fit call / steady epoch)"] if with_sklearn else []
+    expected += ["batch-1 floor: step / RMW pass ≤ 1.5×"]
+    assert names == expected
+    assert rows[expected[0]][1] == "≥ 75%" and rows[expected[1]][1] == "≥ 10× (fit call)"
+    assert rows[expected[2]][1] == "≥ 1.5× (fit call)" and rows[expected[3]][1] == "≤ 20 µs"
+    floor = rows["batch-1 floor: step / RMW pass ≤ 1.5×"]
+    assert floor[2].startswith("n/a (denso-bench") or float(NUMBER.search(floor[2]).group()) > 0
+    assert set(result["targets"]) == {1}
 
 
-def test_bench_training_without_torch(bench, no_torch, capsys):
+def test_bench_training_without_torch(bench, no_torch, no_sklearn, monkeypatch, capsys):
     import bench_training
-    assert bench.load_torch() is None
-    bench_training.main(["--quick", "--threads", "1", "--sections", "training,inference"])
+    assert bench.load_torch() is None and bench_training.load_mlp_classifier() is None
+    monkeypatch.setattr(bench_training, "find_denso_bench", lambda: None)
+    bench_training.main(["--quick", "--threads", "1", "--sections", "training,inference,sklearn,floor"])
     out = capsys.readouterr().out
-    assert "torch 2" not in out and "torch not installed" in out
+    assert "torch 2" not in out and "torch not installed" in out and "### Peak memory" not in out
     headers, rows = table(out, "batch", bench)
     assert not any("torch" in h for h in headers)
-    assert [r[0] for r in rows] == ["1", "32"]
+    assert [r[0] for r in rows] == ["1", "128"]
     positive_numbers(rows)
     headers, rows = table(out[out.index("### Inference"):], "batch", bench)
-    assert not any("torch" in h for h in headers)
+    assert not any("torch" in h for h in headers) and "× vs numpy" in headers
     positive_numbers(rows)
-    assert "### Targets" not in out
+    assert "scikit-learn is not installed: row skipped." in out
+    assert "n/a (denso-bench not found)" in out
+    rows = targets(out, 1, bench)
+    assert not any("torch" in name or "scikit-learn" in name for name in rows)
+    assert rows["batch-1 floor: step / RMW pass ≤ 1.5×"][2:] == ["n/a (denso-bench not found)", "n/a"]
+    assert "inference batch 1: × vs numpy three-matmul forward" in rows
+
+
+def test_bench_training_sections(bench, capsys):
+    """--sections: only what was asked for, with its target rows; unknown names are refused."""
+    import bench_training
+    bench_training.main(["--quick", "--threads", "1", "--no-torch", "--sections", "sklearn"])
+    out = capsys.readouterr().out
+    assert "### Training" not in out and "### Inference" not in out and "### Batch-1 floor" not in out
+    if check_sklearn_section(out, bench):
+        rows = targets(out, 1, bench)
+        assert list(rows) == ["scikit-learn MLPClassifier epoch (batch 200): × faster (fit call / steady epoch)"]
+        assert rows[list(rows)[0]][1] == "≥ 3× (fit call)"
+    with pytest.raises(SystemExit):
+        bench_training.parse_args(["--sections", "training,nonsense"])
+
+
+FAKE_FLOOR = """## denso-bench
+
+### Batch-1 floor
+
+| threads | step µs | RMW pass µs | Adam pass µs | step / RMW pass |
+|---:|---:|---:|---:|---:|
+| 1 | 120 | 90.5 | 101 | 1.33× |
+| 2 | 95.0 | 60.0 | 70.0 | 1.58× |
+"""
+
+
+def test_bench_training_floor_from_denso_bench(bench, tmp_path, monkeypatch, capsys):
+    """The floor comes from `denso-bench --floor-only --threads …` on PATH; failures become n/a."""
+    import bench_training
+    assert bench_training.parse_floor(FAKE_FLOOR) == {
+        1: {"step_us": 120.0, "rmw_us": 90.5, "adam_us": 101.0, "ratio": 1.33},
+        2: {"step_us": 95.0, "rmw_us": 60.0, "adam_us": 70.0, "ratio": 1.58}}
+    exe = tmp_path / "denso-bench"
+    (tmp_path / "floor.md").write_text(FAKE_FLOOR)
+    exe.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\ncat {tmp_path}/floor.md\n')
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    args = bench_training.parse_args(["--threads", "1,2"])
+    floor = bench_training.bench_floor(args)
+    assert (tmp_path / "args").read_text().split() == ["--floor-only", "--threads", "1,2"]
+    assert floor["error"] is None and floor["rows"][2]["ratio"] == 1.58
+    rows = targets(bench_training.targets_table({"floor": floor}, 1), 1, bench)
+    assert rows["batch-1 floor: step / RMW pass ≤ 1.5×"][1:] == ["≤ 1.5×", "1.33× (step 120 µs, RMW pass 90.5 µs)",
+                                                                  "yes"]
+    assert targets(bench_training.targets_table({"floor": floor}, 2), 2, bench)[
+        "batch-1 floor: step / RMW pass ≤ 1.5×"][3] == "**no**"
+    out = capsys.readouterr().out
+    headers, rows = table(out[out.index("### Batch-1 floor"):], "threads", bench)
+    assert headers == ["threads", "step µs", "RMW pass µs", "Adam pass µs", "step / RMW pass"] and len(rows) == 2
+    exe.write_text("#!/bin/sh\necho \"unknown option '--floor-only'\" >&2\nexit 2\n")  # an older denso-bench
+    floor = bench_training.bench_floor(args)
+    assert floor["rows"] == {} and "unknown option" in floor["error"]
+    rows = targets(bench_training.targets_table({"floor": floor}, 1), 1, bench)
+    assert rows["batch-1 floor: step / RMW pass ≤ 1.5×"][2:] == ["n/a (denso-bench failed)", "n/a"]
+    exe.write_text("#!/bin/sh\necho '### Something else'\n")  # runs, but no floor section
+    assert bench_training.bench_floor(args)["error"].startswith("denso-bench failed")
+
+
+def test_bench_training_flop_counts(bench):
+    import bench_training as B
+    dims = (784, 256, 128, 10)
+    forward = 2 * (784 * 256 + 256 * 128 + 128 * 10)
+    assert B.forward_flops(dims, 1) == forward
+    assert B.step_gemm_flops(dims, 1) == 2 * forward + 2 * (256 * 128 + 128 * 10)  # no dX for the first layer
+    assert B.train_gflop(dims, 512) == pytest.approx(512 * B.step_gemm_flops(dims, 1) / 1e9)
+    assert B.train_share_target(1) is None and B.train_share_target(128) == 0.75
+    assert B.train_share_target(512) == B.train_share_target(2048) == 0.85
+    assert B.TRAIN_TARGETS == {1: 10.0, 8: 5.0, 32: 2.5, 128: 1.5, 512: 1.2, 2048: 1.2}
 
 
 def test_scaling(bench, capsys):
@@ -140,6 +290,14 @@ def test_fashion_mnist(bench, capsys):
     _, rows = table(out, "epoch", bench)
     assert [r[0] for r in rows] == ["1", "2"]
     assert len(result["results"][0]["denso_epochs"]) == 2
+    if bench.load_torch() is not None:
+        headers, rows = table(out[out.index("Target (issue #8)"):], "target", bench)
+        assert headers == ["target", "threads", "denso / torch wall time", "test accuracy (denso vs torch)", "met"]
+        assert rows[0][0] == "≤ 0.6× PyTorch's wall time at ≥ the same test accuracy" and rows[0][1] == "1"
+        assert rows[0][-1] in {"yes", "**no**"}
+        positive_numbers([r[:3] for r in rows], skip_columns=2)
+    else:
+        assert "Target (issue #8)" not in out
 
 
 def test_timing_helpers(bench):

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import initializers
 from . import losses as losses_module
+from ._memory import aligned_zeros
 from ._checks import as_float_array, require_finite, require_ndim, require_positive_int, shape_str
 from .autograd import Tensor
 from .nn import Dense, Layer
@@ -25,8 +26,8 @@ class FlatParameter:
     """The model's parameters as one optimizer parameter: `.data` and `.grad` are flat arrays."""
 
     def __init__(self, size: int, dtype):
-        self.data = np.zeros(size, dtype=dtype)
-        self.grad = np.zeros(size, dtype=dtype)
+        self.data = aligned_zeros(size, dtype)
+        self.grad = aligned_zeros(size, dtype)
         self.requires_grad = True
         self.shape = self.data.shape
 

@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from .._memory import aligned_zeros
+
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # Every field of the C++ OptimizerConfig, with the value an optimizer that does not use it reports.
@@ -118,7 +120,7 @@ class Optimizer:
     def _new_state(self, data: np.ndarray) -> dict:
         state = {"step": 0}
         for slot in self.slot_names():
-            state[slot] = np.zeros_like(data, order="C")
+            state[slot] = aligned_zeros(data.shape, data.dtype)
         return state
 
     def slot_buffers(self, index: int) -> list:
