@@ -113,7 +113,7 @@ def main(argv=None) -> list:
         ratio = busy_d / busy1
         results.append({"batch": b, "quiet_1": quiet1, "quiet_default": quiet_d, "busy_1": busy1,
                         "busy_default": busy_d, "busy_ratio": ratio})
-        rows.append([b, T.fmt(quiet1 * 1e3), T.fmt(quiet_d * 1e3), f"{quiet1 / quiet_d:.2f}×",
+        rows.append([str(b), T.fmt(quiet1 * 1e3), T.fmt(quiet_d * 1e3), f"{quiet1 / quiet_d:.2f}×",
                      T.fmt(busy1 * 1e3), T.fmt(busy_d * 1e3), f"{ratio:.2f}×", "yes" if ratio <= LIMIT else "**no**"])
     print(f"Default thread count: {default_threads}. One epoch of `fit` (784-256-128-10, Adam), ms, medians of "
           f"{args.rounds} interleaved rounds × {args.epochs} epochs; busy = one `while True: pass` process.\n")

@@ -121,9 +121,12 @@ void gemm(bool ta, bool tb, Index m, Index n, Index k, const T* A, Index lda, co
     detail::gemm_block<T>(ta, tb, m, n, k, A, lda, B, ldb, C, ldc, accumulate);
     return;
   }
-  run_team(threads, [&](Index t, Index nt) {
-    const Index blocks = (extent + 15) / 16;
-    const Index lo = std::min(extent, blocks * t / nt * 16), hi = std::min(extent, blocks * (t + 1) / nt * 16);
+  // Two chunks per thread: a thread the scheduler delays leaves its second one to the others, while
+  // each chunk stays big enough that OpenBLAS's packing of the shared operand is not repeated often.
+  const Index blocks = (extent + 15) / 16;
+  const Index chunks = std::min<Index>(blocks, 2 * threads);
+  run_team(threads, chunks, [&](Index c, Index nc) {
+    const Index lo = std::min(extent, blocks * c / nc * 16), hi = std::min(extent, blocks * (c + 1) / nc * 16);
     if (hi <= lo) return;
     if (split_rows)  // rows lo..hi of C: rows of op(A)
       detail::gemm_block<T>(ta, tb, hi - lo, n, k, ta ? A + lo : A + lo * lda, lda, B, ldb, C + lo * ldc, ldc,

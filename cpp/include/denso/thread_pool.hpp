@@ -72,38 +72,47 @@ inline int default_thread_count() {
   return available_cpus();
 }
 
+// A region is split into chunks that the caller and the workers claim one at a time from a shared
+// ticket. The caller never waits for a worker that has not started: on a busy machine a worker that
+// the scheduler keeps off its core simply claims nothing, and the caller runs the chunks itself. It
+// waits only for chunks already claimed, which are short.
 class ThreadPool {
  public:
-  using Body = void (*)(void* context, Index t, Index nt);
+  using Body = void (*)(void* context, Index chunk, Index chunks);
 
   static ThreadPool& instance() {
     static ThreadPool* pool = new ThreadPool();  // never destroyed: workers may outlive static teardown
     return *pool;
   }
 
-  // body(context, t, nt) for t in [0, nt) with nt = `threads`; the caller runs t = 0 and returns
-  // when every thread is done. A region started from inside a region runs inline with nt = 1;
-  // regions from different caller threads take turns (each keeps its thread count, so its numbers).
-  void run(int threads, Body body, void* context) {
+  // body(context, c, chunks) for every c in [0, chunks), on up to `threads` threads (the caller is
+  // one); returns when all are done. Which thread runs a chunk varies, so a chunk's result must not
+  // depend on it. A region started from inside a region runs inline; regions from different caller
+  // threads take turns.
+  void run(int threads, Index chunks, Body body, void* context) {
     FlushDenormals denormals;
-    if (threads <= 1 || in_region()) {
-      body(context, 0, 1);
+    if (threads <= 1 || chunks <= 1 || in_region()) {
+      for (Index c = 0; c < chunks; ++c) body(context, c, chunks);
       return;
     }
     std::lock_guard<std::mutex> lock(mutex_);
     ensure_workers(threads - 1);
-    threads = std::min<int>(threads, int(workers_.size()) + 1);
-    body_ = body;
-    context_ = context;
-    team_ = threads;
-    pending_.store(int(workers_.size()), std::memory_order_relaxed);
-    epoch_.fetch_add(1, std::memory_order_release);
+    const std::uint32_t epoch = epoch_.load(std::memory_order_relaxed) + 1;
+    body_.store(body, std::memory_order_relaxed);
+    context_.store(context, std::memory_order_relaxed);
+    chunks_.store(chunks, std::memory_order_relaxed);
+    team_.store(std::min<int>(threads, int(workers_.size()) + 1), std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    ticket_.store(std::uint64_t(epoch) << 32, std::memory_order_relaxed);
+    epoch_.store(epoch, std::memory_order_release);
     epoch_.notify_all();
     {
       RegionFlag flag;
-      body(context, 0, threads);
+      run_chunks(epoch, body, context, chunks);
     }
-    wait_for_workers();
+    auto finished = [&] { return done_.load(std::memory_order_acquire) == chunks; };
+    if (!spin_until(finished))
+      for (Index d; (d = done_.load(std::memory_order_acquire)) != chunks;) done_.wait(d, std::memory_order_acquire);
   }
 
   ~ThreadPool() = delete;
@@ -119,7 +128,6 @@ class ThreadPool {
   void reset_after_fork() {
     new (&mutex_) std::mutex();
     workers_.clear();  // detached handles: the threads themselves do not exist in the child
-    pending_.store(0);
   }
 
   struct RegionFlag {
@@ -140,6 +148,22 @@ class ThreadPool {
     }
   }
 
+  // Claim and run chunks of region `epoch` until none is left. The ticket holds (epoch, next chunk):
+  // a claim succeeds only while that region is still the current one, so a late worker can never run
+  // a chunk of a region its caller has left.
+  void run_chunks(std::uint32_t epoch, Body body, void* context, Index chunks) {
+    for (;;) {
+      std::uint64_t ticket = ticket_.load(std::memory_order_acquire);
+      Index chunk;
+      do {
+        chunk = Index(ticket & 0xffffffffu);
+        if ((ticket >> 32) != epoch || chunk >= chunks) return;
+      } while (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel));
+      body(context, chunk, chunks);
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) done_.notify_one();
+    }
+  }
+
   void work(int index, std::uint32_t seen) {
     in_region() = true;  // a worker's own regions always run inline
     // Denormals are flushed on our own threads for good: they exist only to run our kernels.
@@ -152,32 +176,32 @@ class ThreadPool {
       const std::uint32_t now = epoch_.load(std::memory_order_acquire);
       if (now == seen) continue;  // spurious wake-up
       seen = now;
-      if (index < team_) body_(context_, index, team_);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+      // Fields of region `now` (or of a later one, if this worker woke late: then every claim fails).
+      if (index < team_.load(std::memory_order_relaxed))
+        run_chunks(now, body_.load(std::memory_order_relaxed), context_.load(std::memory_order_relaxed),
+                   chunks_.load(std::memory_order_relaxed));
     }
-  }
-
-  void wait_for_workers() {
-    auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
-    if (spin_until(done)) return;
-    for (int left; (left = pending_.load(std::memory_order_acquire)) != 0;)
-      pending_.wait(left, std::memory_order_acquire);
   }
 
   std::mutex mutex_;  // one region at a time
   std::vector<std::thread> workers_;
-  std::atomic<std::uint32_t> epoch_{0};  // bumped once per region; workers wait for it to change
-  std::atomic<int> pending_{0};          // workers that have not finished the current region
-  Body body_ = nullptr;
-  void* context_ = nullptr;
-  int team_ = 1;
+  std::atomic<std::uint32_t> epoch_{0};   // bumped once per region; idle workers wait for it to change
+  std::atomic<std::uint64_t> ticket_{0};  // (epoch << 32) | next unclaimed chunk
+  std::atomic<Index> done_{0};            // chunks finished in the current region
+  // The current region (atomics: a worker waking late may read them while the next region is set up;
+  // its claims then fail).
+  std::atomic<Body> body_{nullptr};
+  std::atomic<void*> context_{nullptr};
+  std::atomic<Index> chunks_{0};
+  std::atomic<int> team_{1};
 };
 
-// body(t, nt) on `threads` threads of the pool (the caller is t = 0).
+// body(c, chunks) for every chunk c, on up to `threads` threads of the pool (the caller is one).
 template <class F>
-void run_on_pool(int threads, F&& body) {
+void run_on_pool(int threads, Index chunks, F&& body) {
   ThreadPool::instance().run(
-      threads, [](void* f, Index t, Index nt) { (*static_cast<std::remove_reference_t<F>*>(f))(t, nt); },
+      threads, chunks,
+      [](void* f, Index c, Index nc) { (*static_cast<std::remove_reference_t<F>*>(f))(c, nc); },
       const_cast<void*>(static_cast<const void*>(&body)));
 }
 

@@ -28,10 +28,14 @@ inline int pass_threads(Index elements) {
   return elements >= kParallelMinElements ? get_num_threads() : 1;
 }
 
-// body(t, nt) on each of `threads` threads; denormals are flushed on every one of them.
+// Chunks per thread of a pass: enough that a thread the scheduler delays leaves its share to the
+// others, few enough that claiming one stays negligible.
+constexpr Index kChunksPerThread = 4;
+
+// body(c, chunks) for each chunk c, on up to `threads` threads; denormals are flushed on all of them.
 template <class F>
-void run_team(int threads, F&& body) {
-  run_on_pool(threads, std::forward<F>(body));
+void run_team(int threads, Index chunks, F&& body) {
+  run_on_pool(threads, chunks, std::forward<F>(body));
 }
 
 // Start of block t of nt over [0, n), rounded up to a multiple of `grain`.
@@ -51,8 +55,9 @@ void parallel_for(Index n, Index elements, F&& body) {
     return;
   }
   const Index grain = n == elements ? 16 : 1;
-  run_team(threads, [&](Index t, Index nt) {
-    const Index begin = block_start(n, t, nt, grain), end = block_start(n, t + 1, nt, grain);
+  const Index chunks = std::min<Index>(threads * kChunksPerThread, (n + grain - 1) / grain);
+  run_team(threads, chunks, [&](Index c, Index nc) {
+    const Index begin = block_start(n, c, nc, grain), end = block_start(n, c + 1, nc, grain);
     if (begin < end) body(begin, end);
   });
 }
