@@ -362,3 +362,26 @@ def test_native_bench(denso_bench_exe, bench):
 def test_native_bench_rejects_bad_arguments(denso_bench_exe):
     done = subprocess.run([str(denso_bench_exe), "--batch", "0"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "--batch expects positive integers" in done.stderr
+
+
+def test_eigen_only_build_runs(tmp_path, bench):
+    """DENSO_USE_OPENBLAS=OFF (no BLAS wheel needed) builds and trains: the fallback stays alive."""
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake is not installed")
+    if not _eigen_available():
+        pytest.skip("no Eigen for a plain CMake build (pip install cmeel-eigen)")
+    configure = subprocess.run(["cmake", "-S", str(ROOT), "-B", str(tmp_path), "-DDENSO_BUILD_BENCH=ON",
+                                "-DDENSO_USE_OPENBLAS=OFF", f"-DPython_EXECUTABLE={sys.executable}"],
+                               capture_output=True, text=True)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    assert "openblas=OFF" in configure.stdout
+    compiled = subprocess.run(["cmake", "--build", str(tmp_path), "--target", "denso_bench"], capture_output=True,
+                              text=True)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    done = subprocess.run([str(tmp_path / "denso-bench"), "--quick", "--threads", "1,2", "--no-kernels"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "BLAS none (Eigen only)" in done.stdout
+    headers, rows = table(done.stdout[done.stdout.index("### Training step"):], "threads", bench)
+    assert [r[:2] for r in rows] == [["1", "1"], ["1", "32"], ["2", "1"], ["2", "32"]]
+    positive_numbers([r[:-1] for r in rows])

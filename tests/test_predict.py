@@ -118,3 +118,27 @@ def test_many_threads_predicting_with_one_model_get_their_own_answers(threads_in
     for t in threads:
         t.join()
     assert errors == []
+
+
+def _child_predicts(model, x, queue):
+    queue.put(model.predict(x))
+
+
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
+def test_a_forked_child_can_use_the_thread_pool(restore_threads):
+    """denso's pool re-forms itself in a fork()ed child (libgomp's team used to hang there)."""
+    import multiprocessing
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    denso.set_num_threads(2)
+    model = _model()
+    x = np.random.default_rng(3).standard_normal((600, 50)).astype(np.float32)
+    expected = model.predict(x)      # the pool's worker exists now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_predicts, args=(model, x, queue))
+    child.start()
+    out = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(out, expected)
