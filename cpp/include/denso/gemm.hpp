@@ -47,13 +47,11 @@ inline std::string blas_info() {
 namespace detail {
 
 #ifdef DENSO_HAVE_OPENBLAS
-// OpenBLAS's own threads stay idle: we call it from every pool thread, one block each.
+// OpenBLAS's own threads stay idle: we call it from every pool thread, one block each. Checked on
+// every call, since others can change it (threadpoolctl, which scikit-learn uses, sets every BLAS
+// in the process).
 inline void blas_single_threaded() {
-  static const bool once = [] {
-    scipy_openblas_set_num_threads(1);
-    return true;
-  }();
-  (void)once;
+  if (scipy_openblas_get_num_threads() != 1) scipy_openblas_set_num_threads(1);
 }
 
 inline void blas_gemm(bool ta, bool tb, Index m, Index n, Index k, const float* A, Index lda, const float* B,

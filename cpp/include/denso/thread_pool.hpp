@@ -28,9 +28,10 @@
 
 namespace denso {
 
-// How long an idle thread spins before it sleeps. A training step's regions follow one another
-// within a few µs; steps themselves are separated by Python or gather work that can take longer.
-constexpr std::int64_t kSpinMicros = 50;
+// How long an idle thread spins (yielding its core now and then) before it sleeps. A training
+// step's regions follow one another within a few µs; a sleeping thread takes 5-100 µs to wake on a
+// virtual machine, so short gaps (a batch's gather, Python between calls) are bridged by spinning.
+constexpr std::int64_t kSpinMicros = 200;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__SSE2__)
@@ -40,14 +41,21 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spin on `done()` for at most kSpinMicros; true if it became true while spinning.
+// Spin on `done()` for at most kSpinMicros; true if it became true while spinning. After the first
+// µs the spinner also yields its core now and then: when the thread it waits for was woken onto the
+// same core (the scheduler does that), spinning alone would keep that thread from running at all.
 template <class Done>
 bool spin_until(Done&& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  const auto start = std::chrono::steady_clock::now();
+  const auto polite = start + std::chrono::microseconds(1), deadline = start + std::chrono::microseconds(kSpinMicros);
   for (int i = 0;; ++i) {
     if (done()) return true;
     cpu_relax();
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return done();
+    if ((i & 63) == 63) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now > deadline) return done();
+      if (now > polite) std::this_thread::yield();
+    }
   }
 }
 
