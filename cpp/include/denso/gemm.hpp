@@ -24,6 +24,9 @@ constexpr double kBlasMinWork = 1 << 15;
 // splitting a matrix-vector product moves the weights between the cores' caches.
 constexpr double kSplitMinWork = 1 << 16;
 constexpr Index kSplitMinRows = 3;
+// One chunk per thread: every chunk packs the shared operand again (a second chunk per thread cost
+// 5-8% of the GEMM share at 2 threads), and a late worker's chunk is claimed by the caller anyway.
+constexpr Index kGemmChunksPerThread = 1;
 
 inline bool have_blas() {
 #ifdef DENSO_HAVE_OPENBLAS
@@ -119,10 +122,8 @@ void gemm(bool ta, bool tb, Index m, Index n, Index k, const T* A, Index lda, co
     detail::gemm_block<T>(ta, tb, m, n, k, A, lda, B, ldb, C, ldc, accumulate);
     return;
   }
-  // Two chunks per thread: a thread the scheduler delays leaves its second one to the others, while
-  // each chunk stays big enough that OpenBLAS's packing of the shared operand is not repeated often.
   const Index blocks = (extent + 15) / 16;
-  const Index chunks = std::min<Index>(blocks, 2 * threads);
+  const Index chunks = std::min<Index>(blocks, kGemmChunksPerThread * threads);
   run_team(threads, chunks, [&](Index c, Index nc) {
     const Index lo = std::min(extent, blocks * c / nc * 16), hi = std::min(extent, blocks * (c + 1) / nc * 16);
     if (hi <= lo) return;

@@ -191,17 +191,20 @@ class ThreadPool {
     }
   }
 
+  // Each hot atomic on a cache line of its own, away from anything else the threads write: idle
+  // workers spin on epoch_, every claim writes ticket_, every finished chunk done_.
   std::mutex mutex_;  // one region at a time
   std::vector<std::thread> workers_;
-  std::atomic<std::uint32_t> epoch_{0};   // bumped once per region; idle workers wait for it to change
-  std::atomic<std::uint64_t> ticket_{0};  // (epoch << 32) | next unclaimed chunk
-  std::atomic<Index> done_{0};            // chunks finished in the current region
+  alignas(64) std::atomic<std::uint32_t> epoch_{0};   // bumped once per region; idle workers wait for it
+  alignas(64) std::atomic<std::uint64_t> ticket_{0};  // (epoch << 32) | next unclaimed chunk
+  alignas(64) std::atomic<Index> done_{0};            // chunks finished in the current region
   // The current region (atomics: a worker waking late may read them while the next region is set up;
   // its claims then fail).
-  std::atomic<Body> body_{nullptr};
+  alignas(64) std::atomic<Body> body_{nullptr};
   std::atomic<void*> context_{nullptr};
   std::atomic<Index> chunks_{0};
   std::atomic<int> team_{1};
+  char pad_[64];  // nothing else shares the last line
 };
 
 // body(c, chunks) for every chunk c, on up to `threads` threads of the pool (the caller is one).
