@@ -28,6 +28,10 @@ THREAD_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 def pin_blas_env(max_threads: int) -> None:
     """Set the thread environment variables (before numpy/torch are imported) unless the user set them."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # numpy's OpenBLAS threads spin 2^28 cycles (~0.1 s) after each call by default: in an interleaved
+    # run they took the cores from the next contender (denso's predict at 1024 rows, 2 threads, ran
+    # 1.6x slower right after a numpy cell). 2^20 cycles (~0.3 ms) still covers back-to-back calls.
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
     os.environ.setdefault("MKL_NUM_THREADS", str(max_threads))
     os.environ.setdefault("OMP_NUM_THREADS", str(max_threads))
 

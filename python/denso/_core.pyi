@@ -50,8 +50,9 @@ class Plan:
               batch_size: int, first: int, last: int, lrs: np.ndarray, step: int) -> dict:
         """Train batches [first, last) of the epoch ordered by `order`; sums of loss/metrics and the new step."""
     def evaluate(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray]) -> dict: ...
-    def predict(self, x: np.ndarray, out: np.ndarray) -> None:
-        """out = outputs (probabilities for cross-entropy losses)."""
+    def predict(self, x: np.ndarray, out: np.ndarray, batch_size: int = 1024) -> None:
+        """out = outputs (probabilities for cross-entropy losses), in blocks of batch_size rows; rejects
+        NaN/inf in x; safe from several threads at once."""
 
 def dense_forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], out: np.ndarray,
                   activation: Activation, alpha: float = 0.01) -> None:
