@@ -393,6 +393,41 @@ std::vector<KernelRow> step_kernels(const Options& o, const Data& data, Index ba
   return rows;
 }
 
+// Where OpenBLAS overtakes Eigen: each engine alone (one thread) on the first layer's three products
+// at a few small row counts, and the engine gemm() picks (detail::uses_blas).
+std::vector<std::vector<std::string>> engine_crossover(const Options& o) {
+  std::vector<std::vector<std::string>> rows;
+#ifdef DENSO_HAVE_OPENBLAS
+  const Index in = o.layers[0], out = o.layers.size() > 1 ? o.layers[1] : in;
+  for (Index m : {1, 2, 3, 4, 8, 16, 32, 64}) {
+    Mat x = Mat::Random(m, in), w = Mat::Random(in, out), g = Mat::Random(m, out), y(m, out), dw(in, out),
+        dx(m, in);
+    const double gf = 2.0 * m * in * out / 1e9;
+    // (name, product) pairs; ta/tb as gemm() takes them
+    struct Case { const char* name; bool ta, tb; Index rm, rn, rk; const float *a, *b; Index lda, ldb; float* c; Index ldc; };
+    const Case cases[] = {
+        {"X·W", false, false, m, out, in, x.data(), w.data(), in, out, y.data(), out},
+        {"Xᵀ·G", true, false, in, out, m, x.data(), g.data(), in, out, dw.data(), out},
+        {"G·Wᵀ", false, true, m, in, out, g.data(), w.data(), out, out, dx.data(), in}};
+    for (const auto& c : cases) {
+      const double eigen = time_per_call([&] {
+        denso::detail::eigen_gemm<float>(c.ta, c.tb, c.rm, c.rn, c.rk, c.a, c.lda, c.b, c.ldb, c.c, c.ldc, false);
+      }, o);
+      const double blas = time_per_call([&] {
+        denso::detail::blas_gemm(c.ta, c.tb, c.rm, c.rn, c.rk, c.a, c.lda, c.b, c.ldb, c.c, c.ldc, 0.0f);
+      }, o);
+      const bool blas_route = denso::detail::uses_blas(c.ta, c.tb, c.rm, c.rn, c.rk);
+      // At 1-2 rows the plan computes Xᵀ·G inside the optimizer pass instead (fused small batches).
+      const std::string route = (c.ta && m <= 2) ? "fused into the update" : blas_route ? "OpenBLAS" : "Eigen";
+      rows.push_back({std::to_string(m), c.name, fmt(gf / eigen), fmt(gf / blas), route});
+    }
+  }
+#else
+  (void)o;
+#endif
+  return rows;
+}
+
 // One fused read-modify-write pass over θ, m and v (each read once and written once, split over the
 // pool like the optimizer pass): the memory floor under any Adam step. The values converge to fixed
 // points (m → 1, v → 0.5), so no subnormals appear however often it runs.
@@ -596,6 +631,14 @@ int main(int argc, char** argv) {
       const double s = optimizer_seconds(o, oc);
       optimizer_rows.push_back({oc.name, std::to_string(threads), fmt(s * 1e6),
                                 fmt(double(oc.bytes_per_param) * proto.n_params / s / 1e9)});
+    }
+  }
+  {
+    use_threads(o, 1);
+    const auto crossover = engine_crossover(o);
+    if (!crossover.empty()) {
+      std::printf("### GEMM engines at few rows (first layer's products, 1 thread, GFLOP/s)\n\n");
+      print_table({"rows", "product", "Eigen", "OpenBLAS", "denso uses"}, crossover);
     }
   }
   std::printf("### Optimizer updates (%s float32 params, one flat buffer)\n\n", fmt(double(proto.n_params)).c_str());

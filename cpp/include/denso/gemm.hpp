@@ -2,8 +2,7 @@
 // big products over the thread pool.
 //
 // Engines: OpenBLAS (scipy-openblas32, when the build found it) for products with enough rows, Eigen
-// for 1-2-row products (a GEMV: OpenBLAS's sgemm packs its operands and was 4x slower there) and as
-// the fallback build. OpenBLAS always runs single-threaded inside our pool threads: one team owns
+// for 1-row products (a GEMV), few-row products with B transposed, and as the fallback build. OpenBLAS always runs single-threaded inside our pool threads: one team owns
 // the cores, so its pthreads pool never spins against ours.
 #pragma once
 #include <algorithm>
@@ -16,8 +15,12 @@
 
 namespace denso {
 
-// Products with at most this many output rows stay on Eigen's matrix-vector path.
-constexpr Index kBlasMinRows = 3;
+// Which engine a product goes to, from `denso-bench`'s few-row table (AMD Zen 4, first layer's shapes,
+// one thread, GFLOP/s Eigen vs OpenBLAS): X·W at 1 row 52 vs 52, at 2 rows 26 vs 95; G·Wᵀ (B
+// transposed) at 2 rows 23 vs 16, at 4 rows 36 vs 30, at 8 rows 50 vs 47, at 16 rows 53 vs 64.
+// Issue #8 measured OpenBLAS's sgemm 4x slower than Eigen at 1 row on Zen 3, so 1 row stays on Eigen.
+constexpr Index kBlasMinRows = 2;
+constexpr Index kBlasMinRowsTransB = 16;
 // Products below this many multiply-adds stay on Eigen (OpenBLAS's packing costs more than it saves).
 constexpr double kBlasMinWork = 1 << 15;
 // Below this many multiply-adds a product stays on one thread; at 1-2 output rows always, since
@@ -69,6 +72,13 @@ inline void blas_gemm(bool ta, bool tb, Index m, Index n, Index k, const double*
 }
 #endif
 
+// Whether gemm() hands this product (m output rows) to OpenBLAS.
+inline bool uses_blas(bool ta, bool tb, Index m, Index n, Index k) {
+  if (!have_blas() || k == 0) return false;
+  const Index min_rows = (tb && !ta) ? kBlasMinRowsTransB : kBlasMinRows;
+  return m >= min_rows && double(m) * double(n) * double(k) >= kBlasMinWork;
+}
+
 template <class T>
 using StridedMap = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;
 
@@ -96,7 +106,7 @@ void gemm_block(bool ta, bool tb, Index m, Index n, Index k, const T* A, Index l
                 Index ldc, bool accumulate) {
   if (m == 0 || n == 0) return;
 #ifdef DENSO_HAVE_OPENBLAS
-  if (m >= kBlasMinRows && double(m) * double(n) * double(k) >= kBlasMinWork && k > 0) {
+  if (uses_blas(ta, tb, m, n, k)) {
     blas_single_threaded();
     blas_gemm(ta, tb, m, n, k, A, lda, B, ldb, C, ldc, accumulate ? T(1) : T(0));
     return;
