@@ -18,6 +18,10 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("n"), "Threads used by the GEMMs and the elementwise passes.");
   m.def("get_num_threads", &denso::get_num_threads);
   m.def("blas_info", &denso::blas_info, "The BLAS under the large products and the CPU kernel it chose.");
+  m.def("gemm_engine", [](bool trans_a, bool trans_b, denso::Index m, denso::Index n, denso::Index k) {
+    return std::string(denso::detail::uses_blas(trans_a, trans_b, m, n, k) ? "openblas" : "eigen");
+  }, py::arg("trans_a"), py::arg("trans_b"), py::arg("m"), py::arg("n"), py::arg("k"),
+     "The engine one thread's share of an m×n product with inner size k goes to: 'openblas' or 'eigen'.");
   m.def("simd_instruction_sets", [] { return std::string(Eigen::SimdInstructionSetsInUse()); });
   bind_kernels(m);
   bind_plan(m);
