@@ -7,10 +7,12 @@
 
 namespace denso {
 
-// A = g(X·W + b).  X: batch × in, W: in × out, b: out (or null), A: batch × out.
+// A = g(X·W + b).  X: batch × in, W: in × out, b: out (or null), A: batch × out. `inference`: a
+// 1-row product may be split over the threads too (see kSplitVectorMinWork).
 template <class T>
-void dense_forward(CMatRef<T> X, CMatRef<T> W, const T* bias, Activation act, T alpha, MatRef<T> A) {
-  matmul<T>(X, W, A, false);
+void dense_forward(CMatRef<T> X, CMatRef<T> W, const T* bias, Activation act, T alpha, MatRef<T> A,
+                   bool inference = false) {
+  matmul<T>(X, W, A, false, inference);
   bias_activate<T>(A, bias, act, alpha);
 }
 

@@ -144,7 +144,7 @@ class Plan {
         const DenseSpec& s = layers_[l];
         T* dst = l == last ? out + start * k : work.data() + (l % 2) * block * width;
         dense_forward<T>(CMapMat<T>(in, rows, in_cols), weight(s), bias(s), s.activation, T(s.alpha),
-                         MapMat<T>(dst, rows, s.out));
+                         MapMat<T>(dst, rows, s.out), true);
         in = dst;
         in_cols = s.out;
       }
