@@ -131,10 +131,15 @@ class Plan {
     Index width = 0;
     for (const auto& s : layers_) width = std::max(width, s.out);
     block = std::max<Index>(1, std::min(block, n));
-    // Ping-pong between layers, kept per thread: a fresh multi-MB buffer per call cost page faults
-    // (~10% of a 1024-row call, and they serialise across threads).
-    thread_local std::vector<T> work;
-    if (work.size() < std::size_t(2 * block * width)) work.resize(std::size_t(2 * block * width));
+    // Ping-pong between layers, kept per thread up to kCachedPredictValues: a fresh multi-MB buffer per
+    // call cost page faults (~10% of a 1024-row call, and they serialise across threads); a bigger
+    // one (a huge batch_size) is the call's own, so no thread keeps hundreds of MB afterwards.
+    constexpr std::size_t kCachedPredictValues = std::size_t(1) << 20;
+    const std::size_t need = std::size_t(2 * block * width);
+    thread_local std::vector<T> cached;
+    std::vector<T> own;
+    std::vector<T>& work = need <= kCachedPredictValues ? cached : own;
+    if (work.size() < need) work.resize(need);
     const Index in0 = layers_.front().in, k = layers_.back().out, last = Index(layers_.size()) - 1;
     for (Index start = 0; start < n; start += block) {
       const Index rows = std::min(block, n - start);
