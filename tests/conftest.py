@@ -21,6 +21,17 @@ def tol(dtype) -> float:
     return TOL[np.dtype(dtype)]
 
 
+def pytest_collection_modifyitems(config, items):
+    """`slow` tests (stochastic claims about training outcomes, stated over several seeds) stay out of
+    the default run: they run only when `-m` names them (`python -m pytest -m slow`)."""
+    if "slow" in config.getoption("markexpr"):
+        return
+    skip = pytest.mark.skip(reason="slow: a training outcome over several seeds; run with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def rng():
     """A fresh generator with a fixed seed per test, so every run sees the same data."""

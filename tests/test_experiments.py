@@ -30,14 +30,6 @@ def results(tmp_path_factory):
     return get
 
 
-@pytest.fixture(autouse=True)
-def slow_only_when_selected(request):
-    """`slow` tests (stochastic training claims) stay out of the default run: pyproject registers
-    the marker but nothing deselects it, so they run only when `-m` names it (`-m slow`)."""
-    if request.node.get_closest_marker("slow") and "slow" not in request.config.getoption("markexpr"):
-        pytest.skip("slow: a training outcome over several seeds; run with -m slow")
-
-
 def number(row, key):
     return float(row[key]) if row[key] != "" else math.nan
 
