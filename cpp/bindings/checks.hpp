@@ -94,7 +94,6 @@ void require_shape(const M& m, const char* name, Index rows, Index cols) {
          "), got (" + std::to_string(m.rows()) + ", " + std::to_string(m.cols()) + ")");
 }
 
-// Outputs written through a GEMM must not overlap its inputs.
 // The vectorised finiteness test first (~0.1 µs for a 784-value sample), the index only on failure;
 // the message is the one Python's _checks.require_finite gives.
 template <class T, class M>
@@ -110,6 +109,7 @@ void require_all_finite(const M& m, const char* name) {
     }
 }
 
+// Outputs written through a GEMM must not overlap its inputs.
 template <class A, class B>
 void require_no_overlap(const A& out, const char* out_name, const B& in, const char* in_name) {
   const char* o0 = reinterpret_cast<const char*>(out.data());

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <stdexcept>
 #include <vector>
 #include "denso/dense.hpp"
@@ -91,7 +90,7 @@ class Plan {
       // At 1-2 rows dW is a rank-1/2 product: the update computes it on the fly (see fused_update).
       const bool fused = rows <= kRankUpdateRows;
       backward(rows, !fused);
-      const double penalty = fused ? penalty_value_blocks() : penalty_and_grad();  // after backward's dW
+      const double penalty = fused ? penalty_value() : penalty_and_grad();  // after backward's dW
       if (!std::isfinite(data_loss + penalty)) {  // stop before the update: weights stay finite
         totals.finite = false;
         totals.bad_batch = b;
@@ -265,8 +264,9 @@ class Plan {
     return total;
   }
 
-  // The training penalty without its gradient, summed as penalty_and_grad sums it.
-  double penalty_value_blocks() const {
+  // The penalty without its gradient, summed as penalty_and_grad sums it (evaluation and the fused
+  // small-batch step, which adds its gradient on the fly).
+  double penalty_value() const {
     double total = 0.0;
     for (const auto& s : layers_) total += weight_penalty<T>(params_ + s.weight_offset, s.in * s.out, s.l1, s.l2);
     return total;
@@ -335,15 +335,7 @@ class Plan {
     if (lo < hi) upd(lo, hi - lo, BiasGrad<Rows>{g + (lo - b0), g + s.out + (lo - b0)});
   }
 
-  double penalty_value() const {
-    double total = 0.0;
-    for (const auto& s : layers_) {
-      if (s.l1 == 0.0 && s.l2 == 0.0) continue;
-      const auto w = weight(s).array().template cast<double>();
-      total += s.l2 * w.square().sum() + s.l1 * w.abs().sum();
-    }
-    return total;
-  }
+
 
   void accumulate(Totals& t, Index rows, double data_loss, double penalty) {
     t.loss += rows * (data_loss + penalty);
