@@ -109,7 +109,7 @@ def test_accuracy_one_hot_width_must_match_classes():
 def test_accuracy_rejects_fractional_labels_and_non_binary_targets():
     with pytest.raises(ValueError, match="whole numbers"):
         metrics.accuracy(np.array([0.5, 1, 1, 0]), PROBS)
-    with pytest.raises(ValueError, match="binary labels 0 or 1.*got 2"):
+    with pytest.raises(ValueError, match=r"binary targets in \[0, 1\].*got 2"):
         metrics.accuracy(np.array([0, 2]), np.array([0.1, 0.9]))
 
 

@@ -242,7 +242,7 @@ def test_uniform_optimizer_update_is_bit_identical(case, dtype):
     start = np.random.default_rng(0).standard_normal(50).astype(dtype)
     param = Param(start.copy())
     opt = cls([param], **kwargs)
-    config = _core.OptimizerConfig(**opt.kernel_config())
+    config = _core.OptimizerConfig(**_fields(opt.native_config()))  # a copy: step() keeps its own
     assert _core.optimizer_slot_count(config) == opt.slot_count() == len(opt.slot_buffers(0))
     flat, slots = start.copy(), [np.zeros_like(start) for _ in range(opt.slot_count())]
     for t, grad in enumerate(random_grads(start.shape, dtype, 4), start=1):
@@ -254,16 +254,35 @@ def test_uniform_optimizer_update_is_bit_identical(case, dtype):
         np.testing.assert_array_equal(mine, theirs)
 
 
-def test_kernel_config_has_every_field_of_the_cpp_struct():
-    fields = {"kind", "lr", "momentum", "dampening", "alpha", "eps", "beta1", "beta2", "weight_decay",
-              "nesterov", "centered", "amsgrad", "decoupled_weight_decay"}
-    for cls, _, kwargs in CASES.values():
-        config = cls(**kwargs).kernel_config()
-        assert set(config) == fields
-        assert json.loads(json.dumps(config)) == config
-    adamw = optim.AdamW(lr=0.1, weight_decay=0.2).kernel_config()
-    assert (adamw["kind"], adamw["decoupled_weight_decay"], adamw["weight_decay"]) == ("adam", True, 0.2)
-    assert repr(_core.OptimizerConfig(**adamw)).startswith("OptimizerConfig(kind='adam', lr=0.1,")
+CONFIG_FIELDS = ("kind", "lr", "momentum", "dampening", "alpha", "eps", "beta1", "beta2", "weight_decay",
+                 "nesterov", "centered", "amsgrad", "decoupled_weight_decay")
+
+
+def _fields(config) -> dict:
+    return {name: getattr(config, name) for name in CONFIG_FIELDS}
+
+
+def test_native_config_carries_the_hyperparameters_and_the_current_lr():
+    adamw = optim.AdamW(lr=0.1, weight_decay=0.2, betas=(0.8, 0.9), amsgrad=True)
+    config = adamw.native_config()
+    assert (config.kind, config.decoupled_weight_decay, config.weight_decay) == (_core.OptimizerKind.adam, True, 0.2)
+    assert (config.beta1, config.beta2, config.amsgrad, config.lr) == (0.8, 0.9, True, 0.1)
+    assert repr(config).startswith("OptimizerConfig(kind='adam', lr=0.1,")
+    adamw.lr = 0.05
+    assert adamw.native_config().lr == 0.05
+    sgd = optim.SGD(lr=0.3, momentum=0.9, nesterov=True).native_config()
+    assert (sgd.kind, sgd.momentum, sgd.nesterov, sgd.dampening) == (_core.OptimizerKind.sgd, 0.9, True, 0.0)
+    rms = optim.RMSprop(lr=0.3, alpha=0.5, centered=True).native_config()
+    assert (rms.kind, rms.alpha, rms.centered) == (_core.OptimizerKind.rmsprop, 0.5, True)
+
+
+def test_config_kind_is_checked_on_every_write():
+    config = _core.OptimizerConfig("sgd", 0.1)
+    with pytest.raises(ValueError, match="`kind` must be OptimizerKind.sgd, .rmsprop or .adam, got value 7"):
+        config.kind = _core.OptimizerKind(7)
+    assert repr(config).startswith("OptimizerConfig(kind='sgd'")
+    config.kind = "adam"
+    assert config.kind == _core.OptimizerKind.adam
 
 
 @pytest.mark.parametrize("kwargs, count, names", [
@@ -496,37 +515,37 @@ def test_bad_grads(grad, error, match):
 
 def test_binding_checks():
     p, g, m, v = (np.ones(4) for _ in range(4))
-    with pytest.raises(ValueError, match="`max_exp_avg_sq` is required when amsgrad=True, got None"):
-        _core.adam_update(p, g, m, v, None, 1, 0.1, amsgrad=True)
-    with pytest.raises(ValueError, match=r"`exp_avg` must have as many elements as `param` of shape \(4,\), got \(3,\)"):
-        _core.adam_update(p, g, np.ones(3), v, None, 1, 0.1)
-    with pytest.raises(ValueError, match="`exp_avg_sq` must not share memory with `param`"):
-        _core.adam_update(p, g, m, p, None, 1, 0.1)
+    adam = _core.OptimizerConfig("adam", 0.1)
+    with pytest.raises(ValueError, match="`slots` must hold 3 state buffers for this config, got 2"):
+        _core.optimizer_update(_core.OptimizerConfig("adam", 0.1, amsgrad=True), 1, p, g, [m, v])
+    with pytest.raises(ValueError, match=r"`slots\[0\]` must hold as many values as `param` of shape \(4,\), "
+                                         r"got shape \(3,\)"):
+        _core.optimizer_update(adam, 1, p, g, [np.ones(3), v])
+    with pytest.raises(ValueError, match=r"`slots\[1\]` must not share memory with `param`"):
+        _core.optimizer_update(adam, 1, p, g, [m, p])
     with pytest.raises(TypeError, match="`grad` must have dtype float64"):
-        _core.adam_update(p, g.astype(np.float32), m, v, None, 1, 0.1)
+        _core.optimizer_update(adam, 1, p, g.astype(np.float32), [m, v])
     with pytest.raises(TypeError, match="`param` must have dtype float32 or float64, got int64"):
-        _core.sgd_update(np.ones(4, dtype=np.int64), g, None, 1, 0.1)
+        _core.optimizer_update(_core.OptimizerConfig("sgd", 0.1), 1, np.ones(4, dtype=np.int64), g, [])
+    with pytest.raises(TypeError, match="`slots\\[0\\]` must be a numpy array, got NoneType"):
+        _core.optimizer_update(_core.OptimizerConfig("sgd", 0.1, momentum=0.9), 1, p, g, [None])
     with pytest.raises(ValueError, match="`step` counts updates from 1, got 0"):
-        _core.adam_update(p, g, m, v, None, 0, 0.1)
-    with pytest.raises(ValueError, match="`momentum_buffer` is required when momentum != 0"):
-        _core.sgd_update(p, g, None, 1, 0.1, momentum=0.9)
-    with pytest.raises(ValueError, match="`grad_avg` is required when centered=True"):
-        _core.rmsprop_update(p, g, v, None, None, 1, 0.1, centered=True)
+        _core.optimizer_update(adam, 0, p, g, [m, v])
     with pytest.raises(ValueError, match="`param` must be C-contiguous"):
-        _core.sgd_update(np.ones(8)[::2], g, None, 1, 0.1)
+        _core.optimizer_update(_core.OptimizerConfig("sgd", 0.1), 1, np.ones(8)[::2], g, [])
     readonly = np.ones(4)
     readonly.flags.writeable = False
     with pytest.raises(ValueError, match="`param` is updated in place and must be writeable"):
-        _core.sgd_update(readonly, g, None, 1, 0.1)
+        _core.optimizer_update(_core.OptimizerConfig("sgd", 0.1), 1, readonly, g, [])
     with pytest.raises(ValueError, match="`slots` must hold 2 state buffers for this config, got 1"):
-        _core.optimizer_update(_core.OptimizerConfig("adam", 0.1), 1, p, g, [m])
+        _core.optimizer_update(adam, 1, p, g, [m])
     with pytest.raises(ValueError, match="`kind` must be one of 'sgd', 'rmsprop', 'adam', got 'adamw'"):
         _core.OptimizerConfig("adamw", 0.1)
 
 
 def test_any_ndim_is_treated_as_flat():
     p, g = np.ones((2, 3, 4)), np.full((2, 3, 4), 2.0)
-    _core.sgd_update(p, g.reshape(24), None, 1, 0.5)
+    _core.optimizer_update(_core.OptimizerConfig("sgd", 0.5), 1, p, g.reshape(24), [])
     np.testing.assert_array_equal(p, 0.0)
 
 
@@ -559,5 +578,6 @@ def test_config_round_trip_through_json(case):
     opt = cls(**kwargs)
     config = json.loads(json.dumps(opt.config()))
     again = optim.get(config)
-    assert type(again) is cls and again.config() == opt.config() and again.kernel_config() == opt.kernel_config()
+    assert type(again) is cls and again.config() == opt.config()
+    assert repr(again.native_config()) == repr(opt.native_config())
     assert repr(again) == repr(opt)

@@ -68,6 +68,30 @@ inline py::array as_array(const py::object& a, const char* name) {
   return py::reinterpret_borrow<py::array>(a);
 }
 
+// The one check of a flat buffer (params, grads, optimizer state): an array of T of any ndim, read as
+// flat, C-contiguous, writeable when it is written. `size_rule` says what its size must be, for the
+// message: `exact` values, or `at least` that many.
+enum class SizeRule { exact, at_least };
+
+template <class T>
+T* flat_buffer(const py::object& obj, const char* name, Index size, bool writeable, SizeRule rule = SizeRule::exact,
+               const std::string& size_note = "") {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(std::string("`") + name + "` must be a numpy array, got " + type_name(obj));
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  require_dtype<T>(a, name);
+  if (!(a.flags() & py::array::c_style))
+    fail(std::string("`") + name + "` must be C-contiguous; pass np.ascontiguousarray(...)");
+  if (writeable && !a.writeable()) fail(std::string("`") + name + "` is updated in place and must be writeable");
+  const bool ok = rule == SizeRule::exact ? a.size() == size : a.size() >= size;
+  if (!ok) {
+    const std::string want = size_note.empty() ? std::to_string(size) + " values" : size_note;
+    fail(std::string("`") + name + "` must hold " + (rule == SizeRule::exact ? "" : "at least ") + want +
+         ", got shape " + shape_str(a));
+  }
+  return const_cast<T*>(static_cast<const T*>(a.data()));
+}
+
 // A 1-D vector of `length` (null when `a` is None).
 template <class T>
 const T* vector_or_null(const py::object& a, const char* name, Index length) {

@@ -8,6 +8,7 @@ namespace py = pybind11;
 void bind_kernels(py::module_& m);
 void bind_plan(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_training(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "denso's C++ kernels (private; use the denso package).";
@@ -26,4 +27,5 @@ PYBIND11_MODULE(_core, m) {
   bind_kernels(m);
   bind_plan(m);
   bind_optim(m);
+  bind_training(m);
 }

@@ -22,8 +22,8 @@ from .functional import (
 from .gradcheck import gradcheck
 from . import callbacks, initializers, losses, metrics, optim
 from .callbacks import EarlyStopping, History, LambdaCallback, LearningRateScheduler, ModelCheckpoint
-from .fitting import TrainingDiverged
-from .io import load_model
+from .trainer import TrainingDiverged
+from .loading import load_model
 from .model import Sequential
 from .nn import Dense, Dropout, GaussianNoise
 from .ops import exp, log, matmul

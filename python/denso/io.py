@@ -1,4 +1,8 @@
-"""save_model / load_model: one versioned .npz file (JSON config + arrays), written atomically."""
+"""The model file: one versioned .npz (a JSON header + arrays), written atomically, read and checked.
+
+This module knows the file format, not the model classes: `save_model` reads a model through its
+public attributes, `read_model_file` returns the header and arrays; denso.loading rebuilds models.
+"""
 from __future__ import annotations
 
 import json
@@ -18,10 +22,10 @@ def save_model(model, path) -> None:
     The file is written next to `path` under a temporary name, flushed to disk, then renamed over
     `path`: a crash leaves either the old file or the new one, never half of one.
     """
-    model._require_built("save")
     path = os.fspath(path)
-    header = {"format": FORMAT, "version": VERSION, "model": model.get_config(), "epoch": model._epoch, "compile": None}
-    arrays = {"params": model._flat.data}
+    header = {"format": FORMAT, "version": VERSION, "model": model.get_config(), "epoch": model.epochs_trained,
+              "compile": None}
+    arrays = {"params": model.flat_parameter.data}
     if model.optimizer is not None:
         state = model.optimizer.state_dict()
         header["compile"] = {"loss": model.loss.name, "metrics": model.metrics,
@@ -63,26 +67,23 @@ def _jsonable(obj, arrays: dict):
     return obj
 
 
-def _restore(obj, arrays):
+def restore_arrays(obj, arrays):
+    """Undo _jsonable: put the arrays back where the header refers to them."""
     if isinstance(obj, dict):
         if set(obj) == {"__array__"}:
             return arrays[obj["__array__"]]
-        return {k: _restore(v, arrays) for k, v in obj.items()}
+        return {k: restore_arrays(v, arrays) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_restore(v, arrays) for v in obj]
+        return [restore_arrays(v, arrays) for v in obj]
     return obj
 
 
-def load_model(path):
-    """Rebuild a model saved with model.save(path): architecture, weights, and (if it was compiled)
-    loss, metrics and optimizer state, so fit() resumes where it stopped.
+def read_model_file(path) -> tuple:
+    """(header dict, {name: array}) of a denso model file, its format and version checked.
 
-    Raises ValueError for a file that is truncated, corrupted or not a denso model.
+    Raises FileNotFoundError for a missing file and ValueError for one that is truncated, corrupted
+    or not a denso model.
     """
-    from . import optim
-    from .model import Sequential
-    from .nn import layer_from_config
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
@@ -98,19 +99,4 @@ def load_model(path):
     if header.get("version") != VERSION:
         raise ValueError(f"{path!r} has denso model format version {header.get('version')}; "
                          f"this denso reads version {VERSION}")
-    try:
-        config = header["model"]
-        model = Sequential([layer_from_config(c) for c in config["layers"]], input_dim=config["input_dim"],
-                           seed=config["seed"], dtype=config["dtype"], name=config["name"])
-        if arrays["params"].shape != model._flat.data.shape:
-            raise ValueError(f"weights hold {arrays['params'].size} values, the architecture needs "
-                             f"{model._flat.data.size}")
-        model._flat.data[...] = arrays["params"]
-        model._epoch = int(header["epoch"])
-        compiled = header.get("compile")
-        if compiled:
-            model.compile(optim.get(compiled["optimizer"]), compiled["loss"], compiled["metrics"])
-            model.optimizer.load_state_dict(_restore(compiled["optimizer_state"], arrays))
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"{path!r} is a damaged denso model file: missing or invalid entry {exc}") from None
-    return model
+    return header, arrays

@@ -1,7 +1,8 @@
 """Loss objects for the model API: they know their fused kernel, how to read targets, how
 predictions become probabilities and how to count correct answers.
 
-Every loss works on the last layer's pre-activation output ("logits") where that is stabler:
+Every loss works on the last layer's pre-activation output ("logits") where that is stabler; which
+activation the last layer then runs is decided here (`Loss.trained_activation`), for both engines:
 - categorical_crossentropy: the last Dense must have activation None or "softmax"; the softmax is
   fused into the loss (log-sum-exp) and predict() returns softmax probabilities.
 - binary_crossentropy: the last Dense must have activation None or "sigmoid"; fused likewise,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _core
 from ._checks import as_float_array, as_labels, require_finite, shape_str
 from .functional import binary_crossentropy, categorical_crossentropy, mse
 
@@ -20,15 +22,31 @@ class Loss:
     name = ""
     fused_activation = None   # activation the loss absorbs from the last layer
     probabilities = None      # activation predict() applies to the logits
+    classification = False    # counts correct answers (accuracy) rather than errors
 
-    def check_output_activation(self, activation: str) -> bool:
-        """True if the last layer's activation is fused into this loss (so the plan runs it as identity)."""
-        if self.fused_activation is None:
-            return False
-        if activation in ("identity", "linear", self.fused_activation):
-            return activation == self.fused_activation
-        raise ValueError(f"loss {self.name!r} works on logits: the last Dense layer must have activation None or "
-                         f"{self.fused_activation!r}, got {activation!r}")
+    def check_output_activation(self, activation: str) -> None:
+        """Raise unless the last Dense layer's `activation` suits this loss."""
+        if self.fused_activation is not None and activation not in ("identity", "linear", self.fused_activation):
+            raise ValueError(f"loss {self.name!r} works on logits: the last Dense layer must have activation None "
+                             f"or {self.fused_activation!r}, got {activation!r}")
+
+    def trained_activation(self, activation: str) -> str:
+        """The activation the last Dense layer runs before this loss: "identity" when the loss fuses it."""
+        self.check_output_activation(activation)
+        return "identity" if self.fused_activation is not None else activation
+
+    def predicted_activation(self, activation: str) -> str:
+        """The activation predict() applies in its place: the probabilities of a fused loss."""
+        self.check_output_activation(activation)
+        return self.probabilities if self.fused_activation is not None else activation
+
+    def decisions_per_row(self, outputs: int) -> int:
+        """Correct/incorrect decisions counted per sample: one class, or one per binary output."""
+        return 1
+
+    def kind(self, labels: bool) -> "_core.LossKind":
+        """The native loss kernel, for integer `labels` or for a target matrix."""
+        raise NotImplementedError
 
     def targets(self, y, n: int, outputs: int, dtype) -> tuple:
         """(y matrix, None) or (None, int64 labels), validated against n rows and `outputs` columns."""
@@ -41,9 +59,6 @@ class Loss:
         require_finite(arr, "y")
         return arr, None
 
-    def plan_kind(self, labels) -> str:
-        raise NotImplementedError
-
     def __call__(self, output, y, labels):
         raise NotImplementedError
 
@@ -51,8 +66,8 @@ class Loss:
 class MeanSquaredError(Loss):
     name = "mse"
 
-    def plan_kind(self, labels):
-        return "mse"
+    def kind(self, labels):
+        return _core.LossKind.mse
 
     def __call__(self, output, y, labels):
         return mse(output, y)
@@ -61,6 +76,7 @@ class MeanSquaredError(Loss):
 class BinaryCrossentropy(Loss):
     name = "binary_crossentropy"
     fused_activation = probabilities = "sigmoid"
+    classification = True
 
     def targets(self, y, n, outputs, dtype):
         arr, _ = super().targets(y, n, outputs, dtype)
@@ -68,8 +84,11 @@ class BinaryCrossentropy(Loss):
             raise ValueError(f"`y` for binary_crossentropy must lie in [0, 1], got values in [{arr.min()}, {arr.max()}]")
         return arr, None
 
-    def plan_kind(self, labels):
-        return "bce_logits"
+    def decisions_per_row(self, outputs):
+        return outputs
+
+    def kind(self, labels):
+        return _core.LossKind.bce_logits
 
     def __call__(self, output, y, labels):
         return binary_crossentropy(output, y)
@@ -80,6 +99,7 @@ class CategoricalCrossentropy(Loss):
 
     name = "categorical_crossentropy"
     fused_activation = probabilities = "softmax"
+    classification = True
 
     def targets(self, y, n, outputs, dtype):
         if np.ndim(y) == 1:
@@ -89,8 +109,8 @@ class CategoricalCrossentropy(Loss):
         arr, _ = super().targets(y, n, outputs, dtype)
         return arr, None
 
-    def plan_kind(self, labels):
-        return "softmax_xent_labels" if labels is not None else "softmax_xent"
+    def kind(self, labels):
+        return _core.LossKind.softmax_xent_labels if labels else _core.LossKind.softmax_xent
 
     def __call__(self, output, y, labels):
         return categorical_crossentropy(output, labels if labels is not None else y)
@@ -111,14 +131,3 @@ def get(loss) -> Loss:
     if isinstance(loss, str) and loss.lower() in LOSSES:
         return LOSSES[loss.lower()]()
     raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
-
-
-def batch_totals(loss: Loss, logits: np.ndarray, y, labels) -> dict:
-    """Correct answers and absolute error of one batch, counted exactly as the C++ plan does."""
-    if labels is not None:
-        return {"correct": float((logits.argmax(axis=1) == labels).sum()), "abs_error": 0.0}
-    if isinstance(loss, CategoricalCrossentropy):
-        return {"correct": float((logits.argmax(axis=1) == y.argmax(axis=1)).sum()), "abs_error": 0.0}
-    if isinstance(loss, BinaryCrossentropy):
-        return {"correct": float(((logits > 0) == (y >= 0.5)).sum()), "abs_error": 0.0}
-    return {"correct": 0.0, "abs_error": float(np.abs(logits.astype(np.float64) - y).sum())}

@@ -1,12 +1,16 @@
-"""Metrics: stateless functions of (y_true, y_pred) numpy arrays, and a running mean for epochs.
+"""Metrics: the registry of names `compile(metrics=...)` accepts, how `fit`/`evaluate` read each from
+the engines' Totals, and the same metrics as stateless functions of (y_true, y_pred) arrays.
 
-Each metric returns a Python float averaged over the samples given. Per-epoch values are the
-batch values weighted by batch size (`RunningMean`), which equals the metric over the whole epoch
-for every metric here, since each is a mean over samples.
+During training both engines count a batch with one native rule (`_core.count_batch`): argmax for
+classes, logit > 0 against target >= 0.5 for binary outputs, |error| for regression. The functions
+below apply the same rules to arrays a user has, so `accuracy(y, model.predict(x))` equals the
+"accuracy" that `evaluate` reports. Each returns a Python float averaged over the samples given.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -50,11 +54,13 @@ def _same_shape(y_true, y_pred) -> tuple:
 
 
 def _binary_labels(y_true: np.ndarray) -> np.ndarray:
-    """Check that binary targets are 0/1 and return them as bools."""
-    if not np.isin(y_true, (0, 1)).all():
-        bad = y_true[~np.isin(y_true, (0, 1))].flat[0]
-        raise ValueError(f"`y_true` must hold binary labels 0 or 1 when `y_pred` has one column, got {bad}")
-    return y_true.astype(bool)
+    """Binary targets (0/1 labels or probabilities in [0, 1]) as bools: a target is positive when >= 0.5,
+    the rule training counts with."""
+    outside = (y_true < 0) | (y_true > 1) | np.isnan(y_true)
+    if outside.any():
+        raise ValueError(f"`y_true` must hold binary targets in [0, 1] (labels 0/1 or probabilities) when "
+                         f"`y_pred` has one column, got {y_true[outside].flat[0]}")
+    return y_true >= 0.5
 
 
 def accuracy(y_true, y_pred, threshold: float = 0.5) -> float:
@@ -104,12 +110,14 @@ def _class_labels(y_true: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> float:
-    """Fraction of entries where `y_pred > threshold` matches the 0/1 label in `y_true`.
+    """Fraction of entries where `y_pred > threshold` matches the target in `y_true` (a 0/1 label, or a
+    probability counted as 1 when >= 0.5, as training counts it).
 
     Every entry counts, so an (n, k) multi-label output is averaged over all n·k decisions.
 
     Args:
-        y_true: 0/1 labels, same shape as y_pred ((n,) and (n, 1) are interchangeable).
+        y_true: 0/1 labels or probabilities in [0, 1], same shape as y_pred ((n,) and (n, 1) are
+            interchangeable).
         y_pred: probabilities (or logits with threshold=0.0).
         threshold: decision threshold.
 
@@ -133,8 +141,7 @@ def mean_squared_error(y_true, y_pred) -> float:
         >>> mean_squared_error([1.0, 2.0, 3.0], [1.5, 2.0, 1.0])
         1.4166666666666667
     """
-    y_true, y_pred = _same_shape(y_true, y_pred)
-    diff = y_true.astype(np.float64) - y_pred.astype(np.float64)
+    diff = _difference(y_true, y_pred)
     return float(np.mean(diff * diff))
 
 
@@ -149,8 +156,13 @@ def mean_absolute_error(y_true, y_pred) -> float:
         >>> mean_absolute_error([1.0, 2.0, 3.0], [1.5, 2.0, 1.0])
         0.8333333333333334
     """
+    return float(np.mean(np.abs(_difference(y_true, y_pred))))
+
+
+def _difference(y_true, y_pred) -> np.ndarray:
+    """y_true − y_pred in float64, shapes matched."""
     y_true, y_pred = _same_shape(y_true, y_pred)
-    return float(np.mean(np.abs(y_true.astype(np.float64) - y_pred.astype(np.float64))))
+    return y_true.astype(np.float64) - y_pred.astype(np.float64)
 
 
 _METRICS = {
@@ -224,3 +236,44 @@ class RunningMean:
     def __repr__(self) -> str:
         value = self.total / self.count if self.count else math.nan
         return f"RunningMean(result={value:.6g}, count={self.count:g})"
+
+
+# ---- the metrics compile() accepts: how fit/evaluate read each from the engines' Totals ----------
+
+@dataclass(frozen=True)
+class EpochMetric:
+    """A metric `fit`/`evaluate` report: whether it needs a classification loss, and its value from the
+    sums of a pass (`_core.Totals`), `rows` samples of `outputs` values each, `decisions` per row."""
+
+    classification: bool
+    value: Callable[..., float]  # (totals, rows, outputs, decisions) -> float
+
+
+EPOCH_METRICS = {
+    "accuracy": EpochMetric(True, lambda t, rows, outputs, decisions: t.correct / (rows * decisions)),
+    "mse": EpochMetric(False, lambda t, rows, outputs, decisions: t.data_loss / rows),
+    "mae": EpochMetric(False, lambda t, rows, outputs, decisions: t.abs_error / (rows * outputs)),
+}
+EPOCH_ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae"}
+
+
+def resolve(metric, loss) -> str:
+    """The registry name of `metric` for a model compiled with `loss`; ValueError if unknown or if it
+    does not apply ('accuracy' goes with cross-entropy losses, 'mse'/'mae' with 'mse')."""
+    name = EPOCH_ALIASES.get(str(metric).lower(), str(metric).lower())
+    if name not in EPOCH_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {list(EPOCH_METRICS)}")
+    if EPOCH_METRICS[name].classification != loss.classification:
+        raise ValueError(f"metric {metric!r} does not apply to loss {loss.name!r}: "
+                         "use 'accuracy' with cross-entropy losses, 'mse'/'mae' with 'mse'")
+    return name
+
+
+def epoch_logs(totals, loss, metrics, outputs: int, prefix: str = "") -> dict:
+    """Per-sample means from a pass's Totals: the loss (penalties included) and each metric."""
+    rows = max(totals.rows, 1)
+    decisions = loss.decisions_per_row(outputs)
+    logs = {prefix + "loss": totals.loss / rows}
+    for name in metrics:
+        logs[prefix + name] = EPOCH_METRICS[name].value(totals, rows, outputs, decisions)
+    return logs

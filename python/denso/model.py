@@ -3,23 +3,23 @@
 All weights and biases live in one flat array (and their gradients in another); each layer's
 `weight`/`bias` Tensors are views into it. The optimizer sees that buffer as a single parameter,
 so the C++ plan and the Tensor graph update the very same memory with the very same kernels.
+The model is a container: training runs in denso.trainer, the two engines in denso.engines.
 """
 from __future__ import annotations
 
 
 import numpy as np
 
-from . import initializers
+from . import initializers, io, metrics as metrics_module, optim
 from . import losses as losses_module
 from ._memory import aligned_zeros
-from ._checks import as_float_array, require_finite, require_ndim, require_positive_int, shape_str
+from ._checks import as_float_array, require_finite, require_positive_int, shape_str
 from .autograd import Tensor
-from .nn import Dense, Layer
+from .engines import check_engine, graph_forward, make_engine
+from .nn import Dense, Layer, TrainingStream
 from .plan import build_inference_plan, unsupported_reason
-from .training import GraphEngine, PlanEngine
-
-METRICS = ("accuracy", "mse", "mae")
-METRIC_ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae"}
+from .samples import check_inputs, check_samples
+from .trainer import FitOptions, Trainer
 
 
 class FlatParameter:
@@ -59,9 +59,8 @@ class Sequential:
         self.metrics: list[str] = []
         self.history = None
         self.stop_training = False
-        self._flat = None
-        self._offsets: list = []
-        self._epoch = 0
+        self.flat_parameter: FlatParameter | None = None  # weights and biases (and gradients) in one buffer
+        self.epochs_trained = 0
         self._predict_plan = None
         for layer in layers or []:
             self.add(layer)
@@ -75,11 +74,16 @@ class Sequential:
             raise TypeError(f"`layer` must be a denso layer (Dense, Dropout, GaussianNoise), got {type(layer).__name__}")
         if self.built:
             raise ValueError("cannot add layers to a model that is already built")
+        layer.position = len(self.layers)
         self.layers.append(layer)
 
     @property
     def built(self) -> bool:
-        return self._flat is not None
+        return self.flat_parameter is not None
+
+    def dense_layers(self) -> list:
+        """The Dense layers, in order."""
+        return [layer for layer in self.layers if isinstance(layer, Dense)]
 
     def build(self, input_dim: int) -> None:
         """Fix shapes, allocate the flat parameter buffer and initialise it from the model's seed."""
@@ -91,24 +95,22 @@ class Sequential:
             width = layer.build(width)
             shapes.append(layer.parameter_shapes())
         total = sum(int(np.prod(shape)) for layer_shapes in shapes for _, shape, _ in layer_shapes)
-        self._flat = FlatParameter(total, self.dtype)
+        self.flat_parameter = FlatParameter(total, self.dtype)
         rng = np.random.default_rng(self.seed)
-        offset, self._offsets = 0, []
+        offset = 0
         for layer, layer_shapes in zip(self.layers, shapes):
-            offsets = []
             for name, shape, init in layer_shapes:
                 size = int(np.prod(shape))
-                view = self._flat.data[offset:offset + size].reshape(shape)
+                view = self.flat_parameter.data[offset:offset + size].reshape(shape)
                 view[...] = initializers.initialize(init, shape, rng, self.dtype)
                 tensor = Tensor(view, requires_grad=True)
                 tensor.data = view  # the parameter must stay a view into the flat buffer
                 setattr(layer, name, tensor)
-                offsets.append(offset)
+                setattr(layer, name + "_offset", offset)
                 offset += size
-            self._offsets.append(tuple(offsets) + (0,) * (2 - len(offsets)))
         self.input_dim, self.output_dim = input_dim, width
         if self.optimizer is not None:
-            self.optimizer.bind([self._flat])
+            self.optimizer.bind([self.flat_parameter])
 
     def parameters(self) -> list:
         """The weight and bias Tensors of every layer (views into the flat buffer)."""
@@ -117,7 +119,7 @@ class Sequential:
     def count_params(self) -> int:
         """Total number of trainable values: out·(in + 1) per Dense layer with a bias."""
         self._require_built("count_params")
-        return int(self._flat.data.size)
+        return int(self.flat_parameter.data.size)
 
     def get_weights(self) -> list:
         """[W1, b1, W2, b2, ...] as copies, W shaped (in, out)."""
@@ -142,45 +144,18 @@ class Sequential:
     def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=None) -> None:
         """Choose the optimizer (instance or name), the loss (name) and the metrics to report.
 
-        Metrics: "accuracy" (with a cross-entropy loss), "mse" and "mae" (with the mse loss).
+        Metrics (a name or a list of names): "accuracy" (with a cross-entropy loss), "mse" and "mae"
+        (with the mse loss); see denso.metrics.
         """
-        from . import optim
         self.loss = losses_module.get(loss)
-        self.metrics = [self._check_metric(m) for m in (metrics or [])]
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics or [])
+        self.metrics = [metrics_module.resolve(m, self.loss) for m in metrics]
         self.optimizer = optim.get(optimizer)
-        dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+        dense = self.dense_layers()
         if dense:
             self.loss.check_output_activation(dense[-1].activation)
         if self.built:
-            self.optimizer.bind([self._flat])
-
-    def _check_metric(self, metric) -> str:
-        name = METRIC_ALIASES.get(str(metric).lower(), str(metric).lower())
-        if name not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}; expected one of {list(METRICS)}")
-        classifier = not isinstance(self.loss, losses_module.MeanSquaredError)
-        if (name == "accuracy") != classifier:
-            raise ValueError(f"metric {metric!r} does not apply to loss {self.loss.name!r}: "
-                             "use 'accuracy' with cross-entropy losses, 'mse'/'mae' with 'mse'")
-        return name
-
-    # ---- data ----------------------------------------------------------------------------------
-    def _inputs(self, x, name="x") -> np.ndarray:
-        arr = as_float_array(x, name, self.dtype)
-        require_ndim(arr, name, 2, "samples × features")
-        if self.built and arr.shape[1] != self.input_dim:
-            raise ValueError(f"`{name}` must have {self.input_dim} columns to match the model's input, "
-                             f"got array of shape {shape_str(arr.shape)}")
-        require_finite(arr, name)
-        return arr
-
-    def _data(self, x, y, x_name="x"):
-        """(x, y matrix or None, labels or None), validated against the model."""
-        x = self._inputs(x, x_name)
-        if y is None:
-            raise ValueError("`y` is required")
-        y_arr, labels = self.loss.targets(y, x.shape[0], self.output_dim, self.dtype)
-        return x, y_arr, labels
+            self.optimizer.bind([self.flat_parameter])
 
     # ---- training ------------------------------------------------------------------------------
     def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_data=None, validation_split=0.0,
@@ -205,26 +180,19 @@ class Sequential:
             seed: seed of shuffling and dropout (None: derived from the model's seed).
             engine: "auto" (the C++ plan when the model supports it), "plan" or "graph".
         """
-        from .fitting import run_fit
-        return run_fit(self, x, y, epochs, batch_size, shuffle, validation_data, validation_split, callbacks,
-                       verbose, seed, initial_epoch, engine)
-
-    def _engine(self, engine: str, max_batch: int, seed: int, labels):
-        _check_engine(engine)
-        reason = unsupported_reason(self)
-        if engine == "plan" and reason:
-            raise ValueError(f"engine='plan' cannot run this model: {reason}")
-        if engine == "graph" or reason:
-            return GraphEngine(self, seed)
-        return PlanEngine(self, max_batch, seed, labels)
+        options = FitOptions(epochs, batch_size, shuffle, validation_data, validation_split, tuple(callbacks or ()),
+                             verbose, seed, initial_epoch, engine)
+        return Trainer(self, options).fit(x, y)
 
     def evaluate(self, x, y, batch_size=1024, engine="auto") -> dict:
         """Loss (including l1/l2 penalties) and metrics over (x, y), as a dict."""
-        self._require_compiled("evaluate")
-        x, y_arr, labels = self._data(x, y)
+        self.require_compiled("evaluate")
+        data = check_samples(self, x, y)
         batch_size = require_positive_int(batch_size, "batch_size")
-        totals = self._engine(engine, min(batch_size, x.shape[0]), 0, labels).evaluate(x, y_arr, labels)
-        return self._logs(totals)
+        if len(data) == 0:
+            raise ValueError("`x` must hold at least one sample to evaluate")
+        runner = make_engine(self, engine, min(batch_size, len(data)), 0, data.labels is not None)
+        return metrics_module.epoch_logs(runner.evaluate(data), self.loss, self.metrics, self.output_dim)
 
     def predict(self, x, batch_size=1024, engine="auto") -> np.ndarray:
         """Outputs for x, (samples, outputs). With a cross-entropy loss these are probabilities
@@ -242,12 +210,12 @@ class Sequential:
             plan[1].predict(x, out, batch_size)
             return out
         self._require_built("predict")
-        x = self._inputs(x)
+        x = check_inputs(self, x)
         batch_size = require_positive_int(batch_size, "batch_size")
-        _check_engine(engine)
+        check_engine(engine)
         plan = self._inference_plan()
         if engine == "graph" or plan is None:
-            return self._graph_forward(Tensor(x), training=False, probabilities=True).data
+            return graph_forward(self, Tensor(x), probabilities=True).data
         out = np.empty((x.shape[0], self.output_dim), dtype=self.dtype)
         plan.predict(x, out, batch_size)
         return out
@@ -266,66 +234,20 @@ class Sequential:
     def __call__(self, x, training=False) -> Tensor:
         """The graph forward pass (outputs as written in the layers; no loss fusion)."""
         self._require_built("__call__")
-        out = x if isinstance(x, Tensor) else Tensor(self._inputs(x))
-        for index, layer in enumerate(self.layers):
-            out = layer.forward(out, training, self.seed, 0, index)
-        return out
-
-    def _graph_forward(self, x: Tensor, training: bool, seed: int = 0, step: int = 0, probabilities=False):
-        """Forward through the graph; a loss-fused last activation is left out (logits) unless
-        `probabilities`, where the loss's probability function is applied instead."""
-        dense = [layer for layer in self.layers if isinstance(layer, Dense)]
-        fused = self.loss is not None and self.loss.fused_activation is not None
-        out = x
-        for index, layer in enumerate(self.layers):
-            if fused and layer is dense[-1]:
-                act = self.loss.probabilities if probabilities else "identity"
-                out = layer.forward(out, training, seed, step, index, activation=act)
-            else:
-                out = layer.forward(out, training, seed, step, index)
-        return out
-
-    def _gather_grads(self) -> None:
-        """Copy each parameter Tensor's .grad into the flat gradient buffer."""
-        offset = 0
-        for p in self.parameters():
-            size = p.data.size
-            self._flat.grad[offset:offset + size] = 0 if p.grad is None else p.grad.reshape(-1)
-            offset += size
-
-    def _penalty_value(self) -> float:
-        total = 0.0
+        out = x if isinstance(x, Tensor) else Tensor(check_inputs(self, x))
+        stream = TrainingStream(self.seed, 0) if training else None
         for layer in self.layers:
-            if isinstance(layer, Dense) and (layer.l1 or layer.l2):
-                w = layer.weight.data.astype(np.float64)
-                total += layer.l2 * float((w * w).sum()) + layer.l1 * float(np.abs(w).sum())
-        return total
-
-    def _optimizer_slots(self) -> list:
-        return self.optimizer.slot_buffers(0)
+            out = layer.forward(out, stream)
+        return out
 
     @property
-    def _step(self) -> int:
+    def steps_trained(self) -> int:
         """Updates applied so far: the optimizer's step count of the flat parameter (one source of truth)."""
         return self.optimizer.state[0]["step"] if self.optimizer is not None and self.optimizer.params else 0
 
-    @_step.setter
-    def _step(self, value: int) -> None:
+    @steps_trained.setter
+    def steps_trained(self, value: int) -> None:
         self.optimizer.state[0]["step"] = int(value)
-
-    def _logs(self, totals: dict, prefix: str = "") -> dict:
-        """Per-sample means from the engines' sums."""
-        rows = max(totals["rows"], 1)
-        logs = {prefix + "loss": totals["loss"] / rows}
-        for m in self.metrics:
-            if m == "accuracy":
-                per_row = self.output_dim if isinstance(self.loss, losses_module.BinaryCrossentropy) else 1
-                logs[prefix + m] = totals["correct"] / (rows * per_row)
-            elif m == "mse":
-                logs[prefix + m] = totals["data_loss"] / rows
-            else:
-                logs[prefix + m] = totals["abs_error"] / (rows * self.output_dim)
-        return logs
 
     # ---- reporting and persistence -------------------------------------------------------------
     def summary(self, print_fn=print) -> str:
@@ -354,18 +276,15 @@ class Sequential:
 
     def save(self, path) -> None:
         """Write architecture, weights, compile settings and optimizer state to one file, atomically."""
-        from .io import save_model
-        save_model(self, path)
+        self._require_built("save")
+        io.save_model(self, path)
 
     def _require_built(self, what: str) -> None:
         if not self.built:
             raise ValueError(f"{what}() needs a built model: pass input_dim to Sequential(...) or call build() / fit()")
 
-    def _require_compiled(self, what: str) -> None:
+    def require_compiled(self, what: str) -> None:
+        """Raise unless compile() has run; `what` names the call that needs it."""
         if self.loss is None or self.optimizer is None:
             raise ValueError(f"{what}() needs a compiled model: call model.compile(optimizer, loss) first")
 
-
-def _check_engine(engine) -> None:
-    if engine not in ("auto", "plan", "graph"):
-        raise ValueError(f"`engine` must be 'auto', 'plan' or 'graph', got {engine!r}")

@@ -1,19 +1,32 @@
 """Layers: Dense, Dropout, GaussianNoise. Modules hold state; the maths lives in functional.py."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from . import _core
+from . import _core, initializers
 from ._checks import require_number, require_positive_int
 from .autograd import Tensor
 from .functional import dense, get_activation
 from .ops import add, as_tensor, mul
 
 
+@dataclass(frozen=True)
+class TrainingStream:
+    """The random stream of one training step. Dropout masks and noise are keyed by (seed, step, the
+    layer's position in its model), so they do not depend on threads, engine or batch split."""
+
+    seed: int
+    step: int
+
+
 class Layer:
-    """Base class: build(input_dim) fixes shapes; forward(x, context) builds the graph."""
+    """Base class: build(input_dim) fixes shapes; forward(x, stream) builds the graph, with `stream`
+    None in inference and the step's TrainingStream in training."""
 
     has_parameters = False
+    position = 0  # index in the model (set by Sequential.add): keys the layer's random stream
 
     def build(self, input_dim: int) -> int:
         """Fix the input width; returns the output width."""
@@ -27,11 +40,11 @@ class Layer:
     def parameters(self) -> list:
         return []
 
-    def forward(self, x: Tensor, training: bool = False, seed: int = 0, step: int = 0, index: int = 0) -> Tensor:
+    def forward(self, x: Tensor, stream: TrainingStream | None = None) -> Tensor:
         raise NotImplementedError
 
     def __call__(self, x, training: bool = False) -> Tensor:
-        return self.forward(as_tensor(x), training)
+        return self.forward(as_tensor(x), TrainingStream(0, 0) if training else None)
 
     def get_config(self) -> dict:
         raise NotImplementedError
@@ -59,7 +72,6 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", l1=0.0, l2=0.0, alpha=0.01):
-        from . import initializers
         self.units = require_positive_int(units, "units")
         self.activation = activation if activation is not None else "identity"
         get_activation(self.activation)
@@ -70,6 +82,7 @@ class Dense(Layer):
         self.l2 = require_number(l2, "l2", low=0.0)
         self.alpha = require_number(alpha, "alpha", low=0.0)
         self.weight = self.bias = None
+        self.weight_offset = self.bias_offset = None  # where weight and bias lie in the model's flat buffer
 
     def build(self, input_dim: int) -> int:
         self.input_dim, self.output_dim = input_dim, self.units
@@ -84,13 +97,13 @@ class Dense(Layer):
     def parameters(self) -> list:
         return [p for p in (self.weight, self.bias) if p is not None]
 
-    def forward(self, x, training=False, seed=0, step=0, index=0, activation=None):
+    def forward(self, x, stream=None, activation=None):
+        """g(x·W + b); `activation` overrides the layer's own (the loss-fused last layer runs "identity")."""
         if self.weight is None:
             raise ValueError("this Dense layer has no weights yet: build the model (or give input_dim) first")
         return dense(x, self.weight, self.bias, activation or self.activation, self.alpha)
 
     def get_config(self) -> dict:
-        from . import initializers
         return {"class": "Dense", "units": self.units, "activation": self.activation, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -111,12 +124,12 @@ class Dropout(Layer):
         if self.rate >= 1.0:
             raise ValueError(f"`rate` must be < 1 (it is the probability of dropping a unit), got {self.rate}")
 
-    def forward(self, x, training=False, seed=0, step=0, index=0):
-        if not training or self.rate == 0.0:
+    def forward(self, x, stream=None):
+        if stream is None or self.rate == 0.0:
             return x
         data = np.array(x.data, order="C", copy=True).reshape(x.shape[0], -1)
         mask = np.empty_like(data)
-        _core.dropout_forward(seed, index, step, self.rate, data, mask)
+        _core.dropout_forward(stream.seed, self.position, stream.step, self.rate, data, mask)
         return mul(x, Tensor(mask.reshape(x.shape)))
 
     def get_config(self) -> dict:
@@ -133,11 +146,11 @@ class GaussianNoise(Layer):
     def __init__(self, stddev):
         self.stddev = require_number(stddev, "stddev", low=0.0)
 
-    def forward(self, x, training=False, seed=0, step=0, index=0):
-        if not training or self.stddev == 0.0:
+    def forward(self, x, stream=None):
+        if stream is None or self.stddev == 0.0:
             return x
         noise = np.zeros((x.shape[0], int(np.prod(x.shape[1:]))), dtype=x.dtype)
-        _core.gaussian_noise_forward(seed, index, step, self.stddev, noise)
+        _core.gaussian_noise_forward(stream.seed, self.position, stream.step, self.stddev, noise)
         return add(x, Tensor(noise.reshape(x.shape)))
 
     def get_config(self) -> dict:
@@ -149,7 +162,6 @@ LAYERS = {"Dense": Dense, "Dropout": Dropout, "GaussianNoise": GaussianNoise}
 
 def layer_from_config(config: dict) -> Layer:
     """Rebuild a layer from get_config() output."""
-    from . import initializers
     config = dict(config)
     cls = LAYERS.get(config.pop("class", None))
     if cls is None:

@@ -1,11 +1,12 @@
-"""Lowering a built Sequential into a C++ Plan: layer specs, loss kind, optimizer config."""
+"""Lowering a built Sequential into a C++ Plan: typed layer specs, the loss kind, the optimizer config."""
 from __future__ import annotations
-
-import numpy as np
 
 from . import _core
 from .functional import get_activation
 from .nn import Dense, Dropout, GaussianNoise
+
+_TRANSFORMS = {Dropout: (_core.TransformKind.dropout, "rate"),
+               GaussianNoise: (_core.TransformKind.gaussian_noise, "stddev")}
 
 
 def unsupported_reason(model) -> str | None:
@@ -23,40 +24,38 @@ def unsupported_reason(model) -> str | None:
 
 
 def layer_specs(model) -> list:
-    """One dict per Dense layer, with the Dropout/GaussianNoise layers before it as input transforms."""
+    """One DenseSpec per Dense layer, with the Dropout/GaussianNoise layers before it as input transforms.
+    The last layer runs the activation the loss leaves it (identity when the loss fuses its own)."""
     specs, pending = [], []
-    dense_layers = [layer for layer in model.layers if isinstance(layer, Dense)]
-    for index, layer in enumerate(model.layers):
-        if isinstance(layer, Dropout):
-            pending.append(("dropout", layer.rate, index))
+    last = model.dense_layers()[-1]
+    for layer in model.layers:
+        if type(layer) in _TRANSFORMS:
+            kind, attribute = _TRANSFORMS[type(layer)]
+            pending.append(_core.InputTransform(kind, getattr(layer, attribute), layer.position))
             continue
-        if isinstance(layer, GaussianNoise):
-            pending.append(("gaussian_noise", layer.stddev, index))
-            continue
-        weight_offset, bias_offset = model._offsets[index]
         activation = layer.activation
-        last = layer is dense_layers[-1]
-        if last and model.loss is not None and model.loss.check_output_activation(layer.activation):
-            activation = "identity"   # fused into the loss
-        specs.append({
-            "in": layer.input_dim, "out": layer.units, "activation": get_activation(activation),
-            "alpha": layer.alpha, "use_bias": layer.use_bias, "l1": layer.l1, "l2": layer.l2,
-            "weight_offset": weight_offset, "bias_offset": bias_offset if layer.use_bias else 0,
-            "transforms": pending,
-        })
+        if layer is last and model.loss is not None:
+            activation = model.loss.trained_activation(activation)
+        specs.append(_core.DenseSpec(
+            in_features=layer.input_dim, out_features=layer.units, activation=get_activation(activation),
+            alpha=layer.alpha, use_bias=layer.use_bias, l1=layer.l1, l2=layer.l2,
+            weight_offset=layer.weight_offset, bias_offset=layer.bias_offset if layer.use_bias else 0,
+            transforms=pending))
         pending = []
     return specs
 
 
-def build_plan(model, max_batch: int, seed: int, labels) -> "_core.Plan":
-    """A Plan over the model's flat parameter/gradient buffers and its optimizer's state buffers."""
-    optimizer = model.optimizer
-    return _core.Plan(layer_specs(model), model.loss.plan_kind(labels), optimizer.kernel_config(), max_batch,
-                      seed, model._flat.data, model._flat.grad, model._optimizer_slots())
+def build_plan(model, max_batch: int, seed: int, labels: bool) -> "_core.Plan":
+    """A Plan over the model's flat parameter/gradient buffers and its optimizer's state buffers; the loss
+    kernel reads integer labels when `labels`."""
+    flat = model.flat_parameter
+    return _core.Plan(layer_specs(model), model.loss.kind(labels), model.optimizer.native_config(), max_batch,
+                      seed, flat.data, flat.grad, model.optimizer.slot_buffers(0))
 
 
 def build_inference_plan(model) -> "_core.Plan":
     """A Plan that only predicts: no optimizer state, a 1-row training workspace (predict brings its
-    own). Uncompiled models return raw outputs."""
-    kind = "mse" if model.loss is None else model.loss.plan_kind(np.empty(0) if model.loss.probabilities else None)
-    return _core.Plan(layer_specs(model), kind, {"kind": "sgd"}, 1, 0, model._flat.data, model._flat.grad, [])
+    own). Cross-entropy models return probabilities; uncompiled models return raw outputs."""
+    kind = _core.LossKind.mse if model.loss is None else model.loss.kind(labels=True)
+    flat = model.flat_parameter
+    return _core.Plan(layer_specs(model), kind, _core.OptimizerConfig("sgd", 0.0), 1, 0, flat.data, flat.grad, [])

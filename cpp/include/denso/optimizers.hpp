@@ -28,10 +28,32 @@ struct FlatGrad {
   T operator()(Index j, T /*param*/) const { return g[j]; }
 };
 
-struct SgdConfig {
-  double lr, momentum, dampening, weight_decay;
-  bool nesterov;
+// One config for every optimizer, so a compiled plan can hold any of them. AdamW is `adam` with
+// decoupled_weight_decay; fields an optimizer does not use are ignored.
+//   sgd:     lr, momentum, dampening, weight_decay, nesterov
+//   rmsprop: lr, alpha, eps, momentum, weight_decay, centered
+//   adam:    lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay
+enum class OptimizerKind { sgd, rmsprop, adam };
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::sgd;
+  double lr = 1e-3, momentum = 0, dampening = 0, alpha = 0.99, eps = 1e-8, beta1 = 0.9, beta2 = 0.999,
+         weight_decay = 0;
+  bool nesterov = false, centered = false, amsgrad = false, decoupled_weight_decay = false;
 };
+
+// State buffers of length n that optimizer_update needs, in this order (`slots`):
+//   sgd:     [momentum_buffer]                          (momentum ≠ 0)
+//   rmsprop: square_avg, [grad_avg], [momentum_buffer]  (centered; momentum > 0)
+//   adam:    exp_avg, exp_avg_sq, [max_exp_avg_sq]      (amsgrad)
+inline int optimizer_slot_count(const OptimizerConfig& c) {
+  switch (c.kind) {
+    case OptimizerKind::sgd: return c.momentum != 0 ? 1 : 0;
+    case OptimizerKind::rmsprop: return 1 + int(c.centered) + int(c.momentum > 0);
+    case OptimizerKind::adam: return 2 + int(c.amsgrad);
+  }
+  return 0;
+}
 
 // g ← grad + λ·θ                              (if λ ≠ 0)
 // b ← g  at step 1;  b ← μ·b + (1 − τ)·g      (if μ ≠ 0; the first step is undampened)
@@ -45,7 +67,7 @@ struct SgdUpdater {
   bool decay, first;
   T *param, *momentum_buffer;
 
-  SgdUpdater(const SgdConfig& c, long step, T* p, T* b)
+  SgdUpdater(const OptimizerConfig& c, long step, T* p, T* b)
       : lr(T(c.lr)), wd(T(c.weight_decay)), mu(T(c.momentum)), keep(T(1 - c.dampening)),
         decay(c.weight_decay != 0), first(step == 1), param(p), momentum_buffer(b) {}
 
@@ -69,7 +91,7 @@ struct SgdUpdater {
 };
 
 template <class T, class F>
-void with_sgd_updater(const SgdConfig& c, long step, T* param, T* momentum_buffer, F&& f) {
+void with_sgd_updater(const OptimizerConfig& c, long step, T* param, T* momentum_buffer, F&& f) {
   if (c.momentum == 0)
     f(SgdUpdater<T, false, false>(c, step, param, momentum_buffer));
   else if (c.nesterov)
@@ -77,11 +99,6 @@ void with_sgd_updater(const SgdConfig& c, long step, T* param, T* momentum_buffe
   else
     f(SgdUpdater<T, true, false>(c, step, param, momentum_buffer));
 }
-
-struct RmspropConfig {
-  double lr, alpha, eps, momentum, weight_decay;
-  bool centered;
-};
 
 // g ← grad + λ·θ                              (if λ ≠ 0)
 // v ← α·v + (1 − α)·g²
@@ -98,7 +115,7 @@ struct RmspropUpdater {
   bool decay;
   T *param, *square_avg, *grad_avg, *momentum_buffer;
 
-  RmspropUpdater(const RmspropConfig& c, T* p, T* v, T* ga, T* b)
+  RmspropUpdater(const OptimizerConfig& c, T* p, T* v, T* ga, T* b)
       : lr(T(c.lr)), wd(T(c.weight_decay)), alpha(T(c.alpha)), rate(T(1 - c.alpha)), eps(T(c.eps)),
         mu(T(c.momentum)), decay(c.weight_decay != 0), param(p), square_avg(v), grad_avg(ga), momentum_buffer(b) {}
 
@@ -135,7 +152,7 @@ struct RmspropUpdater {
 };
 
 template <class T, class F>
-void with_rmsprop_updater(const RmspropConfig& c, T* param, T* square_avg, T* grad_avg, T* momentum_buffer, F&& f) {
+void with_rmsprop_updater(const OptimizerConfig& c, T* param, T* square_avg, T* grad_avg, T* momentum_buffer, F&& f) {
   const bool momentum = c.momentum > 0;
   if (c.centered && momentum)
     f(RmspropUpdater<T, true, true>(c, param, square_avg, grad_avg, momentum_buffer));
@@ -146,11 +163,6 @@ void with_rmsprop_updater(const RmspropConfig& c, T* param, T* square_avg, T* gr
   else
     f(RmspropUpdater<T, false, false>(c, param, square_avg, grad_avg, momentum_buffer));
 }
-
-struct AdamConfig {
-  double lr, beta1, beta2, eps, weight_decay;
-  bool amsgrad, decoupled_weight_decay;  // decoupled_weight_decay = AdamW
-};
 
 // θ ← θ·(1 − γ·λ)                             (AdamW: decoupled, if λ ≠ 0)
 // g ← grad + λ·θ                              (Adam: coupled L2, if λ ≠ 0)
@@ -171,7 +183,7 @@ struct AdamUpdater {
   T scaled_step, rate1, beta2, rate2, scaled_eps, wd, shrink;
   T *param, *exp_avg, *exp_avg_sq, *max_exp_avg_sq;
 
-  AdamUpdater(const AdamConfig& c, long step, T* p, T* m, T* v, T* vmax)
+  AdamUpdater(const OptimizerConfig& c, long step, T* p, T* m, T* v, T* vmax)
       : scaled_step(T(c.lr / (1 - std::pow(c.beta1, double(step))) * std::sqrt(1 - std::pow(c.beta2, double(step))))),
         rate1(T(1 - c.beta1)), beta2(T(c.beta2)), rate2(T(1 - c.beta2)),
         scaled_eps(T(c.eps * std::sqrt(1 - std::pow(c.beta2, double(step))))), wd(T(c.weight_decay)), shrink(T(1 - c.lr * c.weight_decay)), param(p),
@@ -202,7 +214,7 @@ struct AdamUpdater {
 };
 
 template <class T, class F>
-void with_adam_updater(const AdamConfig& c, long step, T* param, T* m, T* v, T* vmax, F&& f) {
+void with_adam_updater(const OptimizerConfig& c, long step, T* param, T* m, T* v, T* vmax, F&& f) {
   auto pick = [&](auto decay) {
     constexpr AdamDecay d = decltype(decay)::value;
     if (c.amsgrad)
@@ -224,69 +236,20 @@ void update_flat(const Updater& upd, Index n, const T* grad) {
   parallel_for(n, [&](Index begin, Index end) { upd(begin, end - begin, FlatGrad<T>{grad + begin}); });
 }
 
-template <class T>
-void sgd_update(const SgdConfig& c, long step, Index n, T* param, const T* grad, T* momentum_buffer) {
-  with_sgd_updater<T>(c, step, param, momentum_buffer, [&](const auto& upd) { update_flat<T>(upd, n, grad); });
-}
-
-template <class T>
-void rmsprop_update(const RmspropConfig& c, long /*step*/, Index n, T* param, const T* grad, T* square_avg,
-                    T* grad_avg, T* momentum_buffer) {
-  with_rmsprop_updater<T>(c, param, square_avg, grad_avg, momentum_buffer,
-                          [&](const auto& upd) { update_flat<T>(upd, n, grad); });
-}
-
-template <class T>
-void adam_update(const AdamConfig& c, long step, Index n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
-                 T* max_exp_avg_sq) {
-  with_adam_updater<T>(c, step, param, exp_avg, exp_avg_sq, max_exp_avg_sq,
-                       [&](const auto& upd) { update_flat<T>(upd, n, grad); });
-}
-
-// One config for every optimizer, so a compiled plan can hold any of them. AdamW is `adam` with
-// decoupled_weight_decay; fields an optimizer does not use are ignored.
-//   sgd:     lr, momentum, dampening, weight_decay, nesterov
-//   rmsprop: lr, alpha, eps, momentum, weight_decay, centered
-//   adam:    lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay
-enum class OptimizerKind { sgd, rmsprop, adam };
-
-struct OptimizerConfig {
-  OptimizerKind kind = OptimizerKind::sgd;
-  double lr = 1e-3, momentum = 0, dampening = 0, alpha = 0.99, eps = 1e-8, beta1 = 0.9, beta2 = 0.999,
-         weight_decay = 0;
-  bool nesterov = false, centered = false, amsgrad = false, decoupled_weight_decay = false;
-};
-
-// State buffers of length n that optimizer_update needs, in this order (`slots`):
-//   sgd:     [momentum_buffer]                          (momentum ≠ 0)
-//   rmsprop: square_avg, [grad_avg], [momentum_buffer]  (centered; momentum > 0)
-//   adam:    exp_avg, exp_avg_sq, [max_exp_avg_sq]      (amsgrad)
-inline int optimizer_slot_count(const OptimizerConfig& c) {
-  switch (c.kind) {
-    case OptimizerKind::sgd: return c.momentum != 0 ? 1 : 0;
-    case OptimizerKind::rmsprop: return 1 + int(c.centered) + int(c.momentum > 0);
-    case OptimizerKind::adam: return 2 + int(c.amsgrad);
-  }
-  return 0;
-}
-
 // f(updater) with the updater of config `c` at `step` over `param` and the
 // optimizer_slot_count(c) state buffers in `slots` (zeroed by the caller before step 1).
 template <class T, class F>
 void with_updater(const OptimizerConfig& c, long step, T* param, T* const* slots, F&& f) {
   switch (c.kind) {
     case OptimizerKind::sgd:
-      with_sgd_updater<T>({c.lr, c.momentum, c.dampening, c.weight_decay, c.nesterov}, step, param,
-                          c.momentum != 0 ? slots[0] : nullptr, f);
+      with_sgd_updater<T>(c, step, param, c.momentum != 0 ? slots[0] : nullptr, f);
       return;
     case OptimizerKind::rmsprop:
-      with_rmsprop_updater<T>({c.lr, c.alpha, c.eps, c.momentum, c.weight_decay, c.centered}, param, slots[0],
-                              c.centered ? slots[1] : nullptr, c.momentum > 0 ? slots[1 + int(c.centered)] : nullptr,
-                              f);
+      with_rmsprop_updater<T>(c, param, slots[0], c.centered ? slots[1] : nullptr,
+                              c.momentum > 0 ? slots[1 + int(c.centered)] : nullptr, f);
       return;
     case OptimizerKind::adam:
-      with_adam_updater<T>({c.lr, c.beta1, c.beta2, c.eps, c.weight_decay, c.amsgrad, c.decoupled_weight_decay}, step,
-                           param, slots[0], slots[1], c.amsgrad ? slots[2] : nullptr, f);
+      with_adam_updater<T>(c, step, param, slots[0], slots[1], c.amsgrad ? slots[2] : nullptr, f);
       return;
   }
 }

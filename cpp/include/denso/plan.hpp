@@ -4,17 +4,16 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
-#include <limits>
-#include <stdexcept>
+#include <functional>
 #include <vector>
 #include "denso/dense.hpp"
 #include "denso/losses.hpp"
 #include "denso/optimizers.hpp"
 #include "denso/regularizers.hpp"
+#include "denso/totals.hpp"
 
 namespace denso {
 
-enum class LossKind { mse, bce_logits, softmax_xent_labels, softmax_xent };
 enum class TransformKind { dropout, gaussian_noise };
 
 // Applied, in order, to a dense layer's input during training only.
@@ -32,17 +31,6 @@ struct DenseSpec {
   double l1 = 0.0, l2 = 0.0;
   Index weight_offset = 0, bias_offset = 0;  // into the flat parameter / gradient buffers
   std::vector<InputTransform> transforms;
-};
-
-// Sums over the batches of one call; Python turns them into per-epoch means.
-struct Totals {
-  double loss = 0.0;       // Σ batch_rows · (data loss + penalty)
-  double data_loss = 0.0;  // Σ batch_rows · data loss
-  double correct = 0.0;    // rows (or elements, for binary outputs) classified correctly
-  double abs_error = 0.0;  // Σ |output − target|
-  Index rows = 0, batches = 0;
-  bool finite = true;      // false: a non-finite loss stopped the call before its update
-  Index bad_batch = -1;
 };
 
 template <class T>
@@ -73,9 +61,14 @@ class Plan {
   Index max_batch() const { return max_batch_; }
   Index in() const { return layers_.front().in; }
   Index outputs() const { return layers_.back().out; }
-  bool uses_labels() const { return loss_ == LossKind::softmax_xent_labels; }
+  bool uses_labels() const { return denso::uses_labels(loss_); }
   Index n_params() const { return n_params_; }
-  void set_optimizer(const OptimizerConfig& c) { opt_ = c; }
+
+  // Called between backward and update with the batch's rows and step, once the gradient buffer holds
+  // the batch gradient (penalty included): it may read or rewrite it (a data-parallel allreduce, a
+  // test observing gradients). While one is set, 1-2-row batches materialise dW too.
+  using GradientHook = std::function<void(Index rows, long step)>;
+  void set_gradient_hook(GradientHook hook) { gradient_hook_ = std::move(hook); }
 
   // Batches [first, last) of an epoch whose sample order is `order` (n entries): gather, forward,
   // loss, backward, penalty, update. `lrs[b - first]` is batch b's learning rate; *step counts updates.
@@ -88,7 +81,7 @@ class Plan {
       forward(input_.topRows(rows), true, static_cast<std::uint64_t>(*step + 1));
       const double data_loss = loss_and_grad(rows, true);
       // At 1-2 rows dW is a rank-1/2 product: the update computes it on the fly (see fused_update).
-      const bool fused = rows <= kRankUpdateRows;
+      const bool fused = rows <= kRankUpdateRows && !gradient_hook_;
       backward(rows, !fused);
       const double penalty = fused ? penalty_value() : penalty_and_grad();  // after backward's dW
       if (!std::isfinite(data_loss + penalty)) {  // stop before the update: weights stay finite
@@ -97,13 +90,14 @@ class Plan {
         return totals;
       }
       ++*step;
+      if (gradient_hook_) gradient_hook_(rows, *step);
       OptimizerConfig c = opt_;
       c.lr = lrs[b - first];
       if (fused)
         fused_update(rows, c, *step);
       else
         optimizer_update<T>(c, *step, n_params_, params_, grads_, slots_.data());
-      accumulate(totals, rows, data_loss, penalty);
+      count(totals, rows, data_loss, penalty);
     }
     return totals;
   }
@@ -117,7 +111,7 @@ class Plan {
       const Index in = layers_.front().in;
       forward(CMapMat<T>(X + start * in, rows, in), false, 0);
       copy_targets(Y ? Y + start * layers_.back().out : nullptr, labels ? labels + start : nullptr, rows);
-      accumulate(totals, rows, loss_and_grad(rows, false), penalty);
+      count(totals, rows, loss_and_grad(rows, false), penalty);
     }
     return totals;
   }
@@ -167,6 +161,7 @@ class Plan {
   std::uint64_t seed_;
   T *params_, *grads_;
   std::vector<T*> slots_;
+  GradientHook gradient_hook_;
   // Workspace, allocated once: gathered batch, per-layer outputs A, gradients G = dL/dZ,
   // transformed inputs and dropout masks.
   Matrix<T> input_, target_;
@@ -335,38 +330,8 @@ class Plan {
     if (lo < hi) upd(lo, hi - lo, BiasGrad<Rows>{g + (lo - b0), g + s.out + (lo - b0)});
   }
 
-
-
-  void accumulate(Totals& t, Index rows, double data_loss, double penalty) {
-    t.loss += rows * (data_loss + penalty);
-    t.data_loss += rows * data_loss;
-    t.rows += rows;
-    t.batches += 1;
-    const auto z = out_.back().topRows(rows);
-    const auto y = target_.topRows(rows);
-    switch (loss_) {
-      case LossKind::softmax_xent_labels:
-        for (Index r = 0; r < rows; ++r) {
-          Index j;
-          z.row(r).maxCoeff(&j);
-          t.correct += (j == labels_[r]);
-        }
-        break;
-      case LossKind::softmax_xent:
-        for (Index r = 0; r < rows; ++r) {
-          Index j, k;
-          z.row(r).maxCoeff(&j);
-          y.row(r).maxCoeff(&k);
-          t.correct += (j == k);
-        }
-        break;
-      case LossKind::bce_logits:
-        t.correct += ((z.array() > T(0)) == (y.array() >= T(0.5))).count();
-        break;
-      case LossKind::mse:
-        t.abs_error += (z - y).array().abs().template cast<double>().sum();
-        break;
-    }
+  void count(Totals& t, Index rows, double data_loss, double penalty) const {
+    count_batch<T>(loss_, out_.back().topRows(rows), target_.topRows(rows), labels_.data(), data_loss, penalty, t);
   }
 };
 

@@ -1,8 +1,7 @@
 """Adam (optionally AMSGrad) and AdamW (torch.optim.Adam / torch.optim.AdamW)."""
 from __future__ import annotations
 
-from .. import _core
-from .optimizer import KERNEL_DEFAULTS, Optimizer, check_real
+from .optimizer import Optimizer, check_real
 
 
 def _check_betas(betas) -> tuple:
@@ -55,18 +54,12 @@ class Adam(Optimizer):
         return {"name": self.name, "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
                 "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
 
-    def kernel_config(self) -> dict:
-        return {**KERNEL_DEFAULTS, "kind": self.kind, "lr": self.lr, "beta1": self.betas[0],
-                "beta2": self.betas[1], "eps": self.eps, "weight_decay": self.weight_decay,
+    def _native_fields(self) -> dict:
+        return {"beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps, "weight_decay": self.weight_decay,
                 "amsgrad": self.amsgrad, "decoupled_weight_decay": self.decoupled_weight_decay}
 
     def slot_names(self) -> tuple:
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
-
-    def _update(self, data, grad, step, state):
-        _core.adam_update(data, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), step,
-                          self.lr, self.betas[0], self.betas[1], self.eps, self.weight_decay, self.amsgrad,
-                          self.decoupled_weight_decay)
 
 
 class AdamW(Adam):

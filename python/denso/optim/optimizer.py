@@ -1,7 +1,8 @@
 """The Optimizer base class: argument validation, parameter binding and state buffers.
 
-The update itself is one C++ pass per parameter (``denso._core.*_update``); this class only checks
-its arguments, owns the state arrays and counts steps.
+The update itself is one C++ pass per parameter, ``denso._core.optimizer_update`` with the optimizer's
+bound ``OptimizerConfig`` — the very call the compiled plan makes; this class only checks its
+arguments, owns the state arrays and counts steps.
 """
 from __future__ import annotations
 
@@ -10,16 +11,10 @@ import numbers
 
 import numpy as np
 
+from .. import _core
 from .._memory import aligned_zeros
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-# Every field of the C++ OptimizerConfig, with the value an optimizer that does not use it reports.
-KERNEL_DEFAULTS = {
-    "kind": "sgd", "lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "alpha": 0.99, "eps": 1e-8,
-    "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0, "nesterov": False, "centered": False,
-    "amsgrad": False, "decoupled_weight_decay": False,
-}
 
 
 def check_real(name: str, value, low: float = 0.0, high: float | None = None) -> float:
@@ -65,6 +60,7 @@ class Optimizer:
         self.lr = lr
         self._params: list | None = None
         self.state: list[dict] = []
+        self._native = _core.OptimizerConfig(self.kind, self.lr, **self._native_fields())
         self._fixed = frozenset(self.config()) - {"name", "lr"}
         if params is not None:
             self.bind(params)
@@ -83,24 +79,23 @@ class Optimizer:
         """Hyperparameters as a JSON-serialisable dict; ``denso.optim.get(opt.config())`` rebuilds it."""
         raise NotImplementedError
 
-    def kernel_config(self) -> dict:
-        """Every field of the C++ ``OptimizerConfig`` (kind, lr, momentum, dampening, alpha, eps, beta1,
-        beta2, weight_decay, nesterov, centered, amsgrad, decoupled_weight_decay); unused fields keep
-        their defaults. ``denso._core.OptimizerConfig(**opt.kernel_config())`` builds the struct."""
+    def _native_fields(self) -> dict:
+        """The fields of the C++ ``OptimizerConfig`` this optimizer sets besides kind and lr."""
         raise NotImplementedError
 
     def slot_names(self) -> tuple:
         """Names of the per-parameter state buffers, in the order of the C++ ``slots`` argument."""
         raise NotImplementedError
 
-    def _update(self, data: np.ndarray, grad: np.ndarray, step: int, state: dict) -> None:
-        """One in-place C++ update of `data` (`step` counts from 1)."""
-        raise NotImplementedError
+    def native_config(self) -> "_core.OptimizerConfig":
+        """The bound C++ config (built once: only ``lr`` changes), with the current ``lr``."""
+        self._native.lr = self.lr
+        return self._native
 
     # ---- binding and state ----------------------------------------------------------------------
 
     def slot_count(self) -> int:
-        """Number of state buffers per parameter (= ``_core.optimizer_slot_count`` of kernel_config)."""
+        """Number of state buffers per parameter (= ``_core.optimizer_slot_count(native_config())``)."""
         return len(self.slot_names())
 
     @property
@@ -147,7 +142,7 @@ class Optimizer:
             data = _check_data(i, p)
             _check_grad(i, data, grad)
             state = self.state[i]
-            self._update(data, grad, state["step"] + 1, state)
+            _core.optimizer_update(self.native_config(), state["step"] + 1, data, grad, self.slot_buffers(i))
             state["step"] += 1
         return loss
 

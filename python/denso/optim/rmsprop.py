@@ -1,8 +1,7 @@
 """RMSprop, optionally centered and with momentum (torch.optim.RMSprop)."""
 from __future__ import annotations
 
-from .. import _core
-from .optimizer import KERNEL_DEFAULTS, Optimizer, check_real
+from .optimizer import Optimizer, check_real
 
 
 class RMSprop(Optimizer):
@@ -44,14 +43,10 @@ class RMSprop(Optimizer):
         return {"name": self.name, "lr": self.lr, "alpha": self.alpha, "eps": self.eps,
                 "momentum": self.momentum, "centered": self.centered, "weight_decay": self.weight_decay}
 
-    def kernel_config(self) -> dict:
-        return {**KERNEL_DEFAULTS, "kind": self.kind, "lr": self.lr, "alpha": self.alpha, "eps": self.eps,
-                "momentum": self.momentum, "centered": self.centered, "weight_decay": self.weight_decay}
+    def _native_fields(self) -> dict:
+        return {"alpha": self.alpha, "eps": self.eps, "momentum": self.momentum, "centered": self.centered,
+                "weight_decay": self.weight_decay}
 
     def slot_names(self) -> tuple:
         return ("square_avg",) + (("grad_avg",) if self.centered else ()) + \
             (("momentum_buffer",) if self.momentum > 0 else ())
-
-    def _update(self, data, grad, step, state):
-        _core.rmsprop_update(data, grad, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
-                             step, self.lr, self.alpha, self.eps, self.momentum, self.weight_decay, self.centered)

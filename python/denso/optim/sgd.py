@@ -1,8 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD)."""
 from __future__ import annotations
 
-from .. import _core
-from .optimizer import KERNEL_DEFAULTS, Optimizer, check_real
+from .optimizer import Optimizer, check_real
 
 
 class SGD(Optimizer):
@@ -46,13 +45,9 @@ class SGD(Optimizer):
         return {"name": self.name, "lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
                 "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
-    def kernel_config(self) -> dict:
-        return {**KERNEL_DEFAULTS, "kind": self.kind, "lr": self.lr, "momentum": self.momentum,
-                "dampening": self.dampening, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+    def _native_fields(self) -> dict:
+        return {"momentum": self.momentum, "dampening": self.dampening, "nesterov": self.nesterov,
+                "weight_decay": self.weight_decay}
 
     def slot_names(self) -> tuple:
         return ("momentum_buffer",) if self.momentum != 0 else ()
-
-    def _update(self, data, grad, step, state):
-        _core.sgd_update(data, grad, state.get("momentum_buffer"), step, self.lr, self.momentum,
-                         self.dampening, self.weight_decay, self.nesterov)

@@ -1,0 +1,123 @@
+"""The two ways to run a model's batches, with identical results: the fused C++ plan and the Tensor
+graph. Both count a batch with the same native rule (`_core.count_batch` → `_core.Totals`), add the
+same l1/l2 kernel, call the same optimizer update and offer the same gradient hook point between
+backward and update, so the trainer does not care which one runs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from .autograd import Tensor, no_grad
+from .nn import TrainingStream
+from .plan import build_plan, unsupported_reason
+
+ENGINES = ("auto", "plan", "graph")
+
+
+def check_engine(engine) -> None:
+    if engine not in ENGINES:
+        raise ValueError(f"`engine` must be 'auto', 'plan' or 'graph', got {engine!r}")
+
+
+def make_engine(model, engine: str, max_batch: int, seed: int, labels: bool):
+    """The engine `engine` names for a compiled model ("auto": the plan when it can run the model)."""
+    check_engine(engine)
+    reason = unsupported_reason(model)
+    if engine == "plan" and reason:
+        raise ValueError(f"engine='plan' cannot run this model: {reason}")
+    if engine == "graph" or reason:
+        return GraphEngine(model, seed)
+    return PlanEngine(model, max_batch, seed, labels)
+
+
+def graph_forward(model, x: Tensor, stream: TrainingStream | None = None, probabilities: bool = False) -> Tensor:
+    """The model's forward pass as a Tensor graph. The last Dense layer runs the activation the loss
+    leaves it (logits for a fused loss), or with `probabilities` what predict() returns."""
+    last = model.dense_layers()[-1]
+    out = x
+    for layer in model.layers:
+        if layer is last and model.loss is not None:
+            pick = model.loss.predicted_activation if probabilities else model.loss.trained_activation
+            out = layer.forward(out, stream, activation=pick(layer.activation))
+        else:
+            out = layer.forward(out, stream)
+    return out
+
+
+class PlanEngine:
+    """Runs whole batches (forward, loss, backward, update) in one native call per chunk of batches."""
+
+    def __init__(self, model, max_batch: int, seed: int, labels: bool):
+        self.plan = build_plan(model, max_batch, seed, labels)
+
+    def set_gradient_hook(self, hook) -> None:
+        """hook(grads, rows, step) between backward and update of every batch (None removes it)."""
+        self.plan.set_gradient_hook(hook)
+
+    def train(self, data, order, batch_size, first, last, lrs, step) -> "_core.Totals":
+        return self.plan.train(data.x, data.y, data.labels, order, batch_size, first, last, lrs, step)
+
+    def evaluate(self, data) -> "_core.Totals":
+        return self.plan.evaluate(data.x, data.y, data.labels)
+
+
+class GraphEngine:
+    """The teaching path: each batch builds a Tensor graph, calls backward() and the optimizer."""
+
+    def __init__(self, model, seed: int):
+        self.model, self.seed, self.hook = model, seed, None
+
+    def set_gradient_hook(self, hook) -> None:
+        self.hook = hook
+
+    def train(self, data, order, batch_size, first, last, lrs, step) -> "_core.Totals":
+        model, totals = self.model, _core.Totals()
+        for b in range(first, last):
+            batch = data.rows(order[b * batch_size:(b + 1) * batch_size])
+            output = graph_forward(model, Tensor(batch.x), TrainingStream(self.seed, step + 1))
+            data_loss = model.loss(output, batch.y, batch.labels)
+            for p in model.parameters():
+                p.zero_grad()
+            data_loss.backward()
+            penalty = self._penalty(with_grad=True)
+            if not np.isfinite(data_loss.item() + penalty):
+                totals += _core.Totals.stopped_at(b)
+                break
+            step += 1
+            self._gather_grads()
+            if self.hook is not None:
+                self.hook(model.flat_parameter.grad, len(batch), step)
+            model.optimizer.lr = float(lrs[b - first])
+            model.optimizer.step()
+            totals += self._count(output.data, batch, data_loss.item(), penalty)
+        return totals
+
+    def evaluate(self, data) -> "_core.Totals":
+        with no_grad():
+            output = graph_forward(self.model, Tensor(data.x))
+            loss = self.model.loss(output, data.y, data.labels).item()
+        return self._count(output.data, data, loss, self._penalty(with_grad=False))
+
+    def _count(self, logits, batch, data_loss: float, penalty: float) -> "_core.Totals":
+        kind = self.model.loss.kind(batch.labels is not None)
+        return _core.count_batch(kind, np.ascontiguousarray(logits), batch.y, batch.labels, data_loss, penalty)
+
+    def _penalty(self, with_grad: bool) -> float:
+        """Each Dense layer's l1/l2 value (the plan's kernel), its gradient added `with_grad`."""
+        total = 0.0
+        for layer in self.model.dense_layers():
+            if layer.l1 or layer.l2:
+                weight = layer.weight
+                if with_grad and weight.grad is None:
+                    weight.grad = np.zeros_like(weight.data)
+                total += _core.weight_penalty(weight.data, weight.grad if with_grad else None, layer.l1, layer.l2)
+        return total
+
+    def _gather_grads(self) -> None:
+        """Copy each parameter Tensor's .grad into the flat gradient buffer the optimizer reads."""
+        flat, offset = self.model.flat_parameter.grad, 0
+        for p in self.model.parameters():
+            size = p.data.size
+            flat[offset:offset + size] = 0 if p.grad is None else p.grad.reshape(-1)
+            offset += size

@@ -1,0 +1,178 @@
+"""The training loop behind Sequential.fit: epochs, chunks of batches between callbacks and progress
+updates, learning-rate schedules, validation, and the stop on a non-finite loss."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+from ._checks import require_number, require_positive_int
+from .callbacks import CallbackList, History, LearningRateScheduler
+from .engines import make_engine
+from .metrics import epoch_logs
+from .progress import ProgressBar
+from .samples import Samples, check_samples
+
+
+class TrainingDiverged(FloatingPointError):
+    """Raised when the loss becomes NaN or infinite; `.history` holds the epochs completed."""
+
+    def __init__(self, message, history=None):
+        super().__init__(message)
+        self.history = history
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """fit()'s arguments, checked."""
+
+    epochs: int = 1
+    batch_size: int = 32
+    shuffle: bool = True
+    validation_data: tuple | None = None
+    validation_split: float = 0.0
+    callbacks: tuple = ()
+    verbose: int = 1
+    seed: int | None = None
+    initial_epoch: int = 0
+    engine: str = "auto"
+
+    def __post_init__(self):
+        require_positive_int(self.epochs, "epochs", minimum=0)
+        require_positive_int(self.batch_size, "batch_size")
+        require_positive_int(self.initial_epoch, "initial_epoch", minimum=0)
+        split = require_number(self.validation_split, "validation_split", low=0.0)
+        if split >= 1.0:
+            raise ValueError(f"`validation_split` must be in [0, 1), got {split}")
+        if self.verbose not in (0, 1, 2, True, False):
+            raise ValueError(f"`verbose` must be 0, 1 or 2, got {self.verbose!r}")
+        if self.validation_data is not None and (not isinstance(self.validation_data, (tuple, list))
+                                                 or len(self.validation_data) != 2):
+            raise ValueError("`validation_data` must be a tuple (x_val, y_val)")
+
+
+@dataclass
+class _Epoch:
+    """What every chunk of one fit's epochs shares."""
+
+    data: Samples
+    order: np.ndarray      # the epoch's sample order, refilled each epoch
+    snapshot: np.ndarray   # the weights before each native call, restored if they overflow
+    batch_size: int
+    steps: int
+    chunk: int             # batches per native call
+
+
+class Trainer:
+    """Runs fit() for one model: checks the data, holds out validation samples, picks the engine and
+    loops over epochs and chunks of batches, calling back and drawing progress in between.
+
+    `gradient_hook(grads, rows, step)`, if given, sees every batch's gradient between backward and
+    update, on either engine."""
+
+    def __init__(self, model, options: FitOptions, gradient_hook=None):
+        model.require_compiled("fit")
+        self.model, self.options, self.gradient_hook = model, options, gradient_hook
+
+    def fit(self, x, y) -> History:
+        model, o = self.model, self.options
+        if not model.built:
+            arr = np.asarray(x)
+            if arr.ndim != 2:
+                raise ValueError(f"`x` must be 2-D (samples × features), got array of shape {arr.shape}")
+            model.build(arr.shape[1])
+        data, val = self._split(check_samples(model, x, y))
+        seed = model.seed + 7919 * (model.epochs_trained + 1) if o.seed is None else int(o.seed)
+        batch_size = min(o.batch_size, len(data))
+        engine = make_engine(model, o.engine, batch_size, seed, data.labels is not None)
+        if self.gradient_hook is not None:
+            engine.set_gradient_hook(self.gradient_hook)
+        history = History()
+        callbacks = CallbackList(list(o.callbacks or []) + [history], model)  # History last: it sees "lr"
+        model.history, model.stop_training = history, False
+        steps = math.ceil(len(data) / batch_size)
+        bar = ProgressBar(o.epochs, steps, verbose=int(o.verbose))
+        live = o.verbose == 1 and bar.live
+        chunk = 1 if callbacks.needs_batch_hooks else (max(1, steps // 50) if live else steps)
+        epoch_state = _Epoch(data, np.arange(len(data), dtype=np.int64), np.empty_like(model.flat_parameter.data),
+                             batch_size, steps, chunk)
+        callbacks.on_train_begin({})
+        for epoch in range(o.initial_epoch, o.epochs):
+            self._epoch(engine, epoch_state, epoch, seed, callbacks, bar, val)
+            if model.stop_training:
+                break
+        callbacks.on_train_end({})
+        return history
+
+    def _epoch(self, engine, state: _Epoch, epoch: int, seed: int, callbacks, bar, val) -> None:
+        model = self.model
+        callbacks.on_epoch_begin(epoch, {})
+        bar.epoch_begin(epoch)
+        if self.options.shuffle:
+            _core.shuffled_indices(seed, epoch, state.order)
+        per_step = [c for c in callbacks.callbacks if isinstance(c, LearningRateScheduler) and c.per_step]
+        totals = _core.Totals()
+        for first in range(0, state.steps, state.chunk):
+            last = min(first + state.chunk, state.steps)
+            totals += self._chunk(engine, state, epoch, first, last, per_step)
+            bar.update(last, self._logs(totals))
+            if callbacks.needs_batch_hooks:
+                callbacks.on_batch_end(first, self._logs(totals))
+        logs = self._logs(totals)
+        if val is not None:
+            logs.update(self._logs(engine.evaluate(val), prefix="val_"))
+        model.epochs_trained = epoch + 1
+        bar.epoch_end(epoch, logs)
+        callbacks.on_epoch_end(epoch, logs)
+
+    def _chunk(self, engine, state: _Epoch, epoch: int, first: int, last: int, per_step) -> "_core.Totals":
+        """Batches [first, last) in one native call; stops fit on a non-finite loss."""
+        model = self.model
+        optimizer = model.optimizer
+        if per_step:
+            lrs = np.empty(last - first, dtype=np.float64)
+            for i in range(last - first):
+                lrs[i] = optimizer.lr = per_step[-1].lr_for_step(model.steps_trained + i, optimizer.lr)
+        else:
+            lrs = np.full(last - first, float(optimizer.lr), dtype=np.float64)
+        np.copyto(state.snapshot, model.flat_parameter.data)
+        step = model.steps_trained
+        totals = engine.train(state.data, state.order, state.batch_size, first, last, lrs, step)
+        model.steps_trained = step + totals.batches  # one update per batch counted
+        if not totals.finite:
+            self._diverged(state.snapshot, epoch, totals.bad_batch)
+        return totals
+
+    def _logs(self, totals, prefix: str = "") -> dict:
+        model = self.model
+        return epoch_logs(totals, model.loss, model.metrics, model.output_dim, prefix)
+
+    def _diverged(self, snapshot, epoch: int, batch: int) -> None:
+        """Keep the last finite weights and stop with a message that says what happened."""
+        model, restored = self.model, ""
+        if not np.isfinite(model.flat_parameter.data).all():
+            model.flat_parameter.data[...] = snapshot
+            restored = " (the weights had overflowed; they were restored to their values before this chunk of batches)"
+        raise TrainingDiverged(
+            f"the training loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; training stopped and "
+            f"the weights are those of the last finite step{restored}. The learning rate ({model.optimizer.lr:g}) may "
+            "be too high, or the inputs badly scaled.", model.history)
+
+    def _split(self, data: Samples) -> tuple:
+        """(training samples, validation samples or None): explicit validation_data, or the last
+        validation_split of the samples (before shuffling)."""
+        o = self.options
+        if len(data) == 0:
+            raise ValueError("`x` must hold at least one sample")
+        if o.validation_data is not None:
+            return data, check_samples(self.model, o.validation_data[0], o.validation_data[1], "validation_data[0]")
+        if o.validation_split == 0.0:
+            return data, None
+        n_val = int(round(len(data) * o.validation_split))
+        if n_val == 0 or n_val == len(data):
+            raise ValueError(f"`validation_split`={o.validation_split} leaves {n_val} of {len(data)} samples for "
+                             "validation; it must leave at least one sample on each side")
+        cut = len(data) - n_val
+        return data.rows(slice(None, cut)), data.rows(slice(cut, None))
