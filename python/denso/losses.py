@@ -19,10 +19,17 @@ from .functional import binary_crossentropy, categorical_crossentropy, mse
 
 
 class Loss:
+    """A loss as both engines use it. Subclasses declare their native kernels (`kinds`: for a target
+    matrix, for integer labels), their graph function (`graph_loss`, from denso.functional) and the
+    activation they fuse; the rules below read those declarations."""
+
     name = ""
     fused_activation = None   # activation the loss absorbs from the last layer
     probabilities = None      # activation predict() applies to the logits
     classification = False    # counts correct answers (accuracy) rather than errors
+    binary = False            # one decision per output (else one per row: the argmax)
+    kinds = (None, None)      # (_core.LossKind for a target matrix, for integer labels)
+    graph_loss = None         # f(output Tensor, targets) -> scalar Tensor
 
     def check_output_activation(self, activation: str) -> None:
         """Raise unless the last Dense layer's `activation` suits this loss."""
@@ -42,11 +49,18 @@ class Loss:
 
     def decisions_per_row(self, outputs: int) -> int:
         """Correct/incorrect decisions counted per sample: one class, or one per binary output."""
-        return 1
+        return outputs if self.binary else 1
 
     def kind(self, labels: bool) -> "_core.LossKind":
         """The native loss kernel, for integer `labels` or for a target matrix."""
-        raise NotImplementedError
+        kind = self.kinds[1 if labels else 0]
+        if kind is None:
+            raise ValueError(f"loss {self.name!r} does not take integer labels")
+        return kind
+
+    def __call__(self, output, y, labels):
+        """The data loss as a graph node (the Tensor path)."""
+        return type(self).graph_loss(output, labels if labels is not None else y)
 
     def targets(self, y, n: int, outputs: int, dtype) -> tuple:
         """(y matrix, None) or (None, int64 labels), validated against n rows and `outputs` columns."""
@@ -59,39 +73,25 @@ class Loss:
         require_finite(arr, "y")
         return arr, None
 
-    def __call__(self, output, y, labels):
-        raise NotImplementedError
-
 
 class MeanSquaredError(Loss):
     name = "mse"
-
-    def kind(self, labels):
-        return _core.LossKind.mse
-
-    def __call__(self, output, y, labels):
-        return mse(output, y)
+    kinds = (_core.LossKind.mse, None)
+    graph_loss = staticmethod(mse)
 
 
 class BinaryCrossentropy(Loss):
     name = "binary_crossentropy"
     fused_activation = probabilities = "sigmoid"
-    classification = True
+    classification = binary = True
+    kinds = (_core.LossKind.bce_logits, None)
+    graph_loss = staticmethod(binary_crossentropy)
 
     def targets(self, y, n, outputs, dtype):
         arr, _ = super().targets(y, n, outputs, dtype)
         if arr.min() < 0 or arr.max() > 1:
             raise ValueError(f"`y` for binary_crossentropy must lie in [0, 1], got values in [{arr.min()}, {arr.max()}]")
         return arr, None
-
-    def decisions_per_row(self, outputs):
-        return outputs
-
-    def kind(self, labels):
-        return _core.LossKind.bce_logits
-
-    def __call__(self, output, y, labels):
-        return binary_crossentropy(output, y)
 
 
 class CategoricalCrossentropy(Loss):
@@ -100,6 +100,8 @@ class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
     fused_activation = probabilities = "softmax"
     classification = True
+    kinds = (_core.LossKind.softmax_xent, _core.LossKind.softmax_xent_labels)
+    graph_loss = staticmethod(categorical_crossentropy)
 
     def targets(self, y, n, outputs, dtype):
         if np.ndim(y) == 1:
@@ -108,12 +110,6 @@ class CategoricalCrossentropy(Loss):
             return None, as_labels(y, "y", outputs, n)
         arr, _ = super().targets(y, n, outputs, dtype)
         return arr, None
-
-    def kind(self, labels):
-        return _core.LossKind.softmax_xent_labels if labels else _core.LossKind.softmax_xent
-
-    def __call__(self, output, y, labels):
-        return categorical_crossentropy(output, labels if labels is not None else y)
 
 
 LOSSES = {

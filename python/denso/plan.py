@@ -56,6 +56,6 @@ def build_plan(model, max_batch: int, seed: int, labels: bool) -> "_core.Plan":
 def build_inference_plan(model) -> "_core.Plan":
     """A Plan that only predicts: no optimizer state, a 1-row training workspace (predict brings its
     own). Cross-entropy models return probabilities; uncompiled models return raw outputs."""
-    kind = _core.LossKind.mse if model.loss is None else model.loss.kind(labels=True)
+    kind = _core.LossKind.mse if model.loss is None else model.loss.kind(labels=False)
     flat = model.flat_parameter
     return _core.Plan(layer_specs(model), kind, _core.OptimizerConfig("sgd", 0.0), 1, 0, flat.data, flat.grad, [])
