@@ -1,7 +1,10 @@
 """The graph engine: gradient accumulation, broadcasting adjoints, deep graphs, grad modes."""
 from __future__ import annotations
 
+import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -335,3 +338,49 @@ def test_activations_of_empty_tensors(op):
     assert y.shape == (2, 0)
     y.sum().backward()
     assert x.grad.shape == (2, 0)
+
+
+# ---------------------------------------------------------------- the engine is a leaf module
+
+def test_autograd_imports_no_op_and_ops_attach_on_import_denso():
+    """denso.autograd loads with only _checks (no functional/ops), and `import denso` afterwards
+    attaches the operators to that same Tensor class. The package's __init__ would import
+    everything, so the subprocess first loads denso.autograd under a bare package module."""
+    script = textwrap.dedent(f"""
+        import sys, types
+        bare = types.ModuleType("denso")
+        bare.__path__ = [{str(Path(denso.autograd.__file__).parent)!r}]
+        sys.modules["denso"] = bare
+        import denso.autograd
+        engine = denso.autograd.Tensor
+        loaded = sorted(m for m in sys.modules if m.startswith("denso."))
+        assert loaded == ["denso._checks", "denso.autograd"], loaded
+        assert "__add__" not in vars(engine)
+        del sys.modules["denso"]
+        import denso
+        assert denso.Tensor is engine
+        assert (denso.Tensor([1.0, 2.0]) * 2 + 1).relu().sum().item() == 8.0
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
+def test_tensor_operators_and_methods_after_import_denso():
+    a, b = np.array([[1.0, -2.0], [3.0, 4.0]]), np.array([[0.5, 2.0], [-1.0, 3.0]])
+    x, y = Tensor(a), Tensor(b)
+    cases = {
+        "x + y": (x + y, a + b), "2 + x": (2 + x, 2 + a), "x - y": (x - y, a - b), "2 - x": (2 - x, 2 - a),
+        "x * y": (x * y, a * b), "2 * x": (2 * x, 2 * a), "x / y": (x / y, a / b), "2 / x": (2 / x, 2 / a),
+        "x ** 2": (x ** 2, a ** 2), "-x": (-x, -a), "x @ y": (x @ y, a @ b), "b @ x": (b @ x, b @ a),
+        "x[1]": (x[1], a[1]), "x.sum(0)": (x.sum(0), a.sum(0)), "x.mean()": (x.mean(), a.mean()),
+        "y.exp()": (y.exp(), np.exp(b)), "x.T": (x.T, a.T), "x.transpose(1, 0)": (x.transpose(1, 0), a.T),
+        "x.reshape(4)": (x.reshape(4), a.reshape(4)), "x.relu()": (x.relu(), np.maximum(a, 0)),
+        "x.softmax()": (x.softmax(), np.exp(a) / np.exp(a).sum(-1, keepdims=True)),
+        "x.log_softmax()": (x.log_softmax(), a - np.log(np.exp(a).sum(-1, keepdims=True))),
+        "y.exp().log()": (y.exp().log(), b), "x.tanh()": (x.tanh(), np.tanh(a)),
+        "x.sigmoid()": (x.sigmoid(), 1 / (1 + np.exp(-a))),
+        "x.leaky_relu(0.1)": (x.leaky_relu(0.1), np.where(a > 0, a, 0.1 * a)),
+    }
+    for text, (got, expected) in cases.items():
+        assert isinstance(got, Tensor), text
+        np.testing.assert_allclose(got.data, expected, rtol=1e-12, err_msg=text)

@@ -334,56 +334,102 @@ struct KernelRow {
   double gflop = 0;   // for GEMM kernels: work per call
 };
 
+// The buffers of one training step at `batch` rows: act[0] = gathered input, act[l+1] = layer l's output
+// (non-negative, as after ReLU), grad[l+1] = the gradient reaching it; idx = the batch's sample rows.
+struct StepBuffers {
+  std::vector<Mat> act, grad;
+  std::vector<std::int64_t> idx, labels;
+
+  StepBuffers(const Net& net, const Data& data, Index batch)
+      : act(net.specs.size() + 1), grad(net.specs.size() + 1), idx(batch), labels(batch) {
+    act[0].resize(batch, net.specs[0].in);
+    denso::shuffled_indices(3, 0, batch, idx.data());
+    std::mt19937 gen(2);
+    std::normal_distribution<float> normal;
+    for (std::size_t l = 0; l < net.specs.size(); ++l) {
+      act[l + 1].resize(batch, net.specs[l].out);
+      grad[l + 1].resize(batch, net.specs[l].out);
+      for (Index i = 0; i < act[l + 1].size(); ++i) act[l + 1].data()[i] = std::max(0.0f, normal(gen));
+      for (Index i = 0; i < grad[l + 1].size(); ++i) grad[l + 1].data()[i] = 1e-3f * normal(gen);
+    }
+    for (Index r = 0; r < batch; ++r) act[0].row(r) = data.x.row(idx[r]);
+  }
+};
+
+denso::CMapMat<float> weight(const Net& net, Index l) {
+  const auto& s = net.specs[l];
+  return denso::CMapMat<float>(net.params.data() + s.weight_offset, s.in, s.out);
+}
+
+denso::MapMat<float> grad_weight(Net& net, Index l) {
+  const auto& s = net.specs[l];
+  return denso::MapMat<float>(net.grads.data() + s.weight_offset, s.in, s.out);
+}
+
+std::string layer_label(const Net& net, Index l) {
+  return "L" + std::to_string(l + 1) + " " + std::to_string(net.specs[l].in) + "→" +
+         std::to_string(net.specs[l].out);
+}
+
+// GEMM work of one product over layer l's weights at `batch` rows.
+double layer_gflop(const Net& net, Index l, Index batch) {
+  return 2.0 * batch * net.specs[l].in * net.specs[l].out / 1e9;
+}
+
+// Rows for the forward kernels: add(name, fn, part_of_step, gflop) times and records one kernel.
+template <class Add>
+void add_forward_kernels(Net& net, StepBuffers& sb, Index batch, Add& add) {
+  using namespace denso;
+  for (Index l = 0; l < Index(net.specs.size()); ++l) {
+    const auto& s = net.specs[l];
+    const float* b = net.params.data() + s.bias_offset;
+    add(layer_label(net, l) + " forward (X·W, bias, act)",
+        [&] { dense_forward<float>(sb.act[l], weight(net, l), b, s.activation, 0.01f, sb.act[l + 1]); }, true,
+        layer_gflop(net, l, batch));
+    add("  ↳ of which bias + act", [&] { bias_activate<float>(sb.act[l + 1], b, s.activation, 0.01f); }, false);
+  }
+}
+
+// Rows for the backward kernels, last layer first; the first layer computes no dX.
+template <class Add>
+void add_backward_kernels(Net& net, StepBuffers& sb, Index batch, Add& add) {
+  using namespace denso;
+  for (Index l = Index(net.specs.size()) - 1; l >= 0; --l) {
+    const auto& s = net.specs[l];
+    const double gf = layer_gflop(net, l, batch);
+    add(layer_label(net, l) + " dW = Xᵀ·G, db", [&] {
+      dense_backward_params<float>(sb.act[l], sb.grad[l + 1], grad_weight(net, l), net.grads.data() + s.bias_offset,
+                                   false);
+    }, true, gf);
+    if (l == 0) break;
+    add(layer_label(net, l) + " dX = G·Wᵀ",
+        [&] { dense_backward_input<float>(sb.grad[l + 1], weight(net, l), sb.grad[l], false); }, true, gf);
+    add("L" + std::to_string(l) + " relu′ (G ⊙ [A > 0])",
+        [&] { activation_backward<float>(sb.act[l], sb.grad[l], net.specs[l - 1].activation, 0.01f); });
+  }
+}
+
 // Each kernel of one training step at `batch` rows, in the order Plan::train runs them.
 std::vector<KernelRow> step_kernels(const Options& o, const Data& data, Index batch) {
   using namespace denso;
   Net net(o.layers);
-  const auto& specs = net.specs;
-  const Index L = Index(specs.size());
-  std::vector<Mat> act(L + 1), grad(L + 1);  // act[0] = gathered input; act[l+1] = layer l output
-  act[0].resize(batch, specs[0].in);
-  std::vector<std::int64_t> idx(batch), labels(batch);
-  denso::shuffled_indices(3, 0, batch, idx.data());
-  std::mt19937 gen(2);
-  std::normal_distribution<float> normal;
-  for (Index l = 0; l < L; ++l) {
-    act[l + 1].resize(batch, specs[l].out);
-    grad[l + 1].resize(batch, specs[l].out);
-    for (Index i = 0; i < act[l + 1].size(); ++i) act[l + 1].data()[i] = std::max(0.0f, normal(gen));
-    for (Index i = 0; i < grad[l + 1].size(); ++i) grad[l + 1].data()[i] = 1e-3f * normal(gen);
-  }
-  for (Index r = 0; r < batch; ++r) act[0].row(r) = data.x.row(idx[r]);
-  auto W = [&](Index l) { return CMapMat<float>(net.params.data() + specs[l].weight_offset, specs[l].in, specs[l].out); };
-  auto b = [&](Index l) { return net.params.data() + specs[l].bias_offset; };
-  auto dW = [&](Index l) { return MapMat<float>(net.grads.data() + specs[l].weight_offset, specs[l].in, specs[l].out); };
-  auto shape = [&](Index l) { return "L" + std::to_string(l + 1) + " " + std::to_string(specs[l].in) + "→" + std::to_string(specs[l].out); };
+  StepBuffers sb(net, data, batch);
   std::vector<KernelRow> rows;
   auto add = [&](std::string name, auto&& fn, bool part = true, double gflop = 0) {
     rows.push_back({std::move(name), time_per_call(fn, o), part, gflop});
   };
-
   add("gather batch rows", [&] {
     for (Index r = 0; r < batch; ++r) {
-      act[0].row(r) = data.x.row(idx[r]);
-      labels[r] = data.labels[idx[r]];
+      sb.act[0].row(r) = data.x.row(sb.idx[r]);
+      sb.labels[r] = data.labels[sb.idx[r]];
     }
   });
-  for (Index l = 0; l < L; ++l) {
-    const auto& s = specs[l];
-    const double gf = 2.0 * batch * s.in * s.out / 1e9;
-    add(shape(l) + " forward (X·W, bias, act)", [&] { dense_forward<float>(act[l], W(l), b(l), s.activation, 0.01f, act[l + 1]); }, true, gf);
-    add("  ↳ of which bias + act", [&] { bias_activate<float>(act[l + 1], b(l), s.activation, 0.01f); }, false);
-  }
-  Mat z = act[L];  // logits, kept apart so the loss does not see its own gradient
-  add("softmax CE loss + dZ", [&] { g_sink = g_sink + softmax_xent_labels_loss<float>(z, labels.data(), grad[L].data()); });
-  for (Index l = L - 1; l >= 0; --l) {
-    const auto& s = specs[l];
-    const double gf = 2.0 * batch * s.in * s.out / 1e9;
-    add(shape(l) + " dW = Xᵀ·G, db", [&] { dense_backward_params<float>(act[l], grad[l + 1], dW(l), net.grads.data() + s.bias_offset, false); }, true, gf);
-    if (l == 0) break;
-    add(shape(l) + " dX = G·Wᵀ", [&] { dense_backward_input<float>(grad[l + 1], W(l), grad[l], false); }, true, gf);
-    add("L" + std::to_string(l) + " relu′ (G ⊙ [A > 0])", [&] { activation_backward<float>(act[l], grad[l], specs[l - 1].activation, 0.01f); });
-  }
+  add_forward_kernels(net, sb, batch, add);
+  const Index L = Index(net.specs.size());
+  Mat z = sb.act[L];  // logits, kept apart so the loss does not see its own gradient
+  add("softmax CE loss + dZ",
+      [&] { g_sink = g_sink + softmax_xent_labels_loss<float>(z, sb.labels.data(), sb.grad[L].data()); });
+  add_backward_kernels(net, sb, batch, add);
   const auto cfg = adam_config();
   auto slots = net.slot_ptrs(3);
   long step = 0;
@@ -492,20 +538,25 @@ double optimizer_seconds(const Options& o, const OptimizerCase& oc) {
   }, o);
 }
 
-}  // namespace
+using Table = std::vector<std::vector<std::string>>;
 
-int main(int argc, char** argv) {
-  const Options o = parse_options(argc, argv);
-  const Net proto(o.layers);
-  // The step's real GEMM work per sample: forward and dW for every layer, dX for all but the first.
-  double flop_per_sample = 0;
+// The step's real GEMM work per sample: forward and dW for every layer, dX for all but the first.
+double gemm_flop_per_sample(const Options& o) {
+  double flop = 0;
   for (std::size_t l = 0; l + 1 < o.layers.size(); ++l)
-    flop_per_sample += 2.0 * double(o.layers[l]) * double(o.layers[l + 1]) * (l == 0 ? 2 : 3);
+    flop += 2.0 * double(o.layers[l]) * double(o.layers[l + 1]) * (l == 0 ? 2 : 3);
+  return flop;
+}
+
+// Synthetic data with enough rows for the longest training epoch and the largest inference batch.
+Data make_data(const Options& o) {
   Index rows_needed = 1;
   for (long b : o.batches) rows_needed = std::max<Index>(rows_needed, train_batches(o, b) * b);
   for (long b : o.infer_batches) rows_needed = std::max<Index>(rows_needed, b);
-  const Data data(rows_needed, o.layers.front(), o.layers.back());
+  return Data(rows_needed, o.layers.front(), o.layers.back());
+}
 
+void print_header(const Options& o, const Net& proto, double flop_per_sample) {
   std::string widths;
   for (long w : o.layers) widths += (widths.empty() ? "" : "-") + std::to_string(w);
   std::printf("## denso_bench (native, no Python)\n\n%s · Eigen %d.%d.%d (%s) · BLAS %s · network %s "
@@ -516,10 +567,12 @@ int main(int argc, char** argv) {
               fmt(double(proto.n_params)).c_str(), flop_per_sample / 1e6, o.repeats, o.min_time,
               o.ftz ? " · FTZ/DAZ on (--ftz)" : "", load_average().c_str());
   std::fflush(stdout);
+}
 
-  // Batch-1 floor: the fused step against one read-modify-write pass over θ, m, v (denormals flushed
-  // on every thread, as from Python).
-  std::vector<std::vector<std::string>> floor_rows;
+// Batch-1 floor: the fused step against one read-modify-write pass over θ, m, v (denormals flushed
+// on every thread, as from Python).
+void print_batch1_floor(const Options& o, const Data& data) {
+  Table rows;
   for (long threads : o.threads) {
     Options f = o;
     f.ftz = true;
@@ -528,121 +581,164 @@ int main(int argc, char** argv) {
     double adam = 0;
     for (const auto& oc : optimizer_cases())
       if (oc.name == "Adam") adam = optimizer_seconds(f, oc);
-    floor_rows.push_back({std::to_string(threads), fmt(step * 1e6), fmt(rmw * 1e6), fmt(adam * 1e6),
-                          fmt(step / rmw) + "×"});
+    rows.push_back({std::to_string(threads), fmt(step * 1e6), fmt(rmw * 1e6), fmt(adam * 1e6),
+                    fmt(step / rmw) + "×"});
   }
   std::printf("### Batch-1 floor (Adam step at batch 1 against one fused read-modify-write pass over θ, m, v)\n\n");
-  print_table({"threads", "step µs", "RMW pass µs", "Adam pass µs", "step / RMW pass"}, floor_rows);
+  print_table({"threads", "step µs", "RMW pass µs", "Adam pass µs", "step / RMW pass"}, rows);
   std::printf("The Adam pass (θ, m, v and a materialised gradient) is bound by its square roots and divisions, "
               "not memory; the step computes the rank-1 gradient inside that pass.\n\n");
   std::fflush(stdout);
-  if (o.floor_only) return 0;
+}
 
-  std::vector<std::vector<std::string>> ceiling_rows, train_rows, optimizer_rows;
+// GFLOP/s of the n³ GEMM at each thread count, printed and returned (the other tables compare to it).
+std::vector<double> print_gemm_ceilings(const Options& o) {
+  Table rows;
   std::vector<double> ceilings;
   for (long threads : o.threads) {
     use_threads(o, threads);
     const double ceiling = gemm_ceiling(o.gemm, o);
     ceilings.push_back(ceiling);
-    ceiling_rows.push_back({std::to_string(threads), fmt(2.0 * o.gemm * o.gemm * o.gemm / ceiling / 1e6), fmt(ceiling)});
+    rows.push_back({std::to_string(threads), fmt(2.0 * o.gemm * o.gemm * o.gemm / ceiling / 1e6), fmt(ceiling)});
     std::fprintf(stderr, "threads %ld: GEMM ceiling %.1f GFLOP/s\n", threads, ceiling);
   }
   std::printf("### GEMM ceiling (float32 %ld³ through denso::matmul, row-major, best of %d)\n\n", long(o.gemm),
               std::max(o.repeats, 5));
-  print_table({"threads", "ms", "GFLOP/s"}, ceiling_rows);
+  print_table({"threads", "ms", "GFLOP/s"}, rows);
+  return ceilings;
+}
 
+void print_training(const Options& o, const Data& data, double flop_per_sample, const std::vector<double>& ceilings) {
+  Table rows;
   for (std::size_t t = 0; t < o.threads.size(); ++t) {
     use_threads(o, o.threads[t]);
     for (long batch : o.batches) {
       const TrainResult r = train_step(o, data, batch);
       const double s = r.seconds_per_step, gflops = flop_per_sample * batch / s / 1e9;
-      train_rows.push_back({std::to_string(o.threads[t]), std::to_string(batch),
-                            std::to_string(train_batches(o, batch)), fmt(s * 1e6), fmt(batch / s), fmt(gflops),
-                            fmt(100 * gflops / ceilings[t]) + "%", std::to_string(r.subnormals)});
+      rows.push_back({std::to_string(o.threads[t]), std::to_string(batch), std::to_string(train_batches(o, batch)),
+                      fmt(s * 1e6), fmt(batch / s), fmt(gflops), fmt(100 * gflops / ceilings[t]) + "%",
+                      std::to_string(r.subnormals)});
     }
   }
   std::printf("### Training step (Plan<float>::train: gather, forward, softmax CE, backward, Adam)\n\n");
   print_table({"threads", "batch", "steps", "µs/step", "samples/s", "GFLOP/s", "% of GEMM ceiling",
-               "subnormals in θ, m, v after"}, train_rows);
+               "subnormals in θ, m, v after"}, rows);
   std::printf("Each repeat trains the same epoch (`steps` Adam steps) from the same initial state. Subnormal "
               "floats (|x| < 1.2e-38, e.g. the decaying Adam moments of weights whose gradient became 0) "
               "make every arithmetic op on them ~100x slower; --ftz flushes them to zero.\n\n");
   std::fflush(stdout);
+}
 
-  std::vector<std::vector<std::string>> infer_rows;
+void print_inference(const Options& o, const Data& data, const Net& proto) {
+  Table rows;
   for (long threads : o.threads) {
     use_threads(o, threads);
     for (long batch : o.infer_batches) {
       const double s = predict_call(o, data, batch);
-      infer_rows.push_back({std::to_string(threads), std::to_string(batch), fmt(s * 1e6), fmt(batch / s),
-                            fmt(2.0 * proto.n_params * batch / s / 1e9)});
+      rows.push_back({std::to_string(threads), std::to_string(batch), fmt(s * 1e6), fmt(batch / s),
+                      fmt(2.0 * proto.n_params * batch / s / 1e9)});
     }
   }
   std::printf("### Inference (Plan<float>::predict: forward + softmax, no Python)\n\n");
-  print_table({"threads", "batch", "µs/call", "samples/s", "GFLOP/s"}, infer_rows);
+  print_table({"threads", "batch", "µs/call", "samples/s", "GFLOP/s"}, rows);
   std::fflush(stdout);
+}
 
-  if (o.kernels) {
-    for (std::size_t t = 0; t < o.threads.size(); ++t) {
-      use_threads(o, o.threads[t]);
-      std::vector<std::vector<KernelRow>> per_batch;
-      std::vector<double> steps;
-      for (long batch : o.batches) {
-        per_batch.push_back(step_kernels(o, data, batch));
-        steps.push_back(train_step(o, data, batch).seconds_per_step);
-      }
-      std::vector<std::string> headers{"kernel"};
-      for (long batch : o.batches) headers.push_back("batch " + std::to_string(batch));
-      std::vector<std::vector<std::string>> rows, gemm_rows;
-      for (std::size_t k = 0; k < per_batch[0].size(); ++k) {
-        std::vector<std::string> row{per_batch[0][k].name}, grow{per_batch[0][k].name};
-        for (std::size_t i = 0; i < o.batches.size(); ++i) {
-          const auto& kr = per_batch[i][k];
-          row.push_back(fmt(kr.seconds * 1e6) + " (" + fmt(100 * kr.seconds / steps[i]) + "%)");
-          grow.push_back(fmt(kr.gflop / kr.seconds));
-        }
-        rows.push_back(row);
-        if (per_batch[0][k].gflop > 0) gemm_rows.push_back(grow);
-      }
-      std::vector<std::string> sum{"**sum of kernels**"}, step{"**measured step**"}, other{"other (step − sum)"};
-      for (std::size_t i = 0; i < o.batches.size(); ++i) {
-        double total = 0;
-        for (const auto& kr : per_batch[i]) total += kr.part_of_step ? kr.seconds : 0;
-        sum.push_back(fmt(total * 1e6) + " (" + fmt(100 * total / steps[i]) + "%)");
-        step.push_back(fmt(steps[i] * 1e6));
-        other.push_back(fmt((steps[i] - total) * 1e6) + " (" + fmt(100 * (steps[i] - total) / steps[i]) + "%)");
-      }
-      rows.push_back(sum);
-      rows.push_back(step);
-      rows.push_back(other);
-      std::printf("### Step profile, %ld thread(s): µs per kernel call (share of the measured step)\n\n",
-                  o.threads[t]);
-      print_table(headers, rows);
-      std::printf("### Dense GEMM kernels, %ld thread(s): GFLOP/s (ceiling %s)\n\n", o.threads[t],
-                  fmt(ceilings[t]).c_str());
-      print_table(headers, gemm_rows);
-      std::fflush(stdout);
+// One row per kernel into `times` (µs and share of the measured step per batch) and, for the GEMM
+// kernels, into `gemm` (GFLOP/s per batch).
+void kernel_rows(const std::vector<std::vector<KernelRow>>& per_batch, const std::vector<double>& steps,
+                 Table& times, Table& gemm) {
+  for (std::size_t k = 0; k < per_batch[0].size(); ++k) {
+    std::vector<std::string> row{per_batch[0][k].name}, grow{per_batch[0][k].name};
+    for (std::size_t i = 0; i < per_batch.size(); ++i) {
+      const auto& kr = per_batch[i][k];
+      row.push_back(fmt(kr.seconds * 1e6) + " (" + fmt(100 * kr.seconds / steps[i]) + "%)");
+      grow.push_back(fmt(kr.gflop / kr.seconds));
     }
+    times.push_back(row);
+    if (per_batch[0][k].gflop > 0) gemm.push_back(grow);
   }
+}
 
+// The three closing rows of a step profile: sum of the step's kernels, measured step, the difference.
+void step_total_rows(const std::vector<std::vector<KernelRow>>& per_batch, const std::vector<double>& steps,
+                     Table& times) {
+  std::vector<std::string> sum{"**sum of kernels**"}, step{"**measured step**"}, other{"other (step − sum)"};
+  for (std::size_t i = 0; i < per_batch.size(); ++i) {
+    double total = 0;
+    for (const auto& kr : per_batch[i]) total += kr.part_of_step ? kr.seconds : 0;
+    sum.push_back(fmt(total * 1e6) + " (" + fmt(100 * total / steps[i]) + "%)");
+    step.push_back(fmt(steps[i] * 1e6));
+    other.push_back(fmt((steps[i] - total) * 1e6) + " (" + fmt(100 * (steps[i] - total) / steps[i]) + "%)");
+  }
+  times.push_back(sum);
+  times.push_back(step);
+  times.push_back(other);
+}
+
+// Step profile and GEMM kernel tables at one thread count.
+void print_step_profile(const Options& o, const Data& data, long threads, double ceiling) {
+  use_threads(o, threads);
+  std::vector<std::vector<KernelRow>> per_batch;
+  std::vector<double> steps;
+  for (long batch : o.batches) {
+    per_batch.push_back(step_kernels(o, data, batch));
+    steps.push_back(train_step(o, data, batch).seconds_per_step);
+  }
+  std::vector<std::string> headers{"kernel"};
+  for (long batch : o.batches) headers.push_back("batch " + std::to_string(batch));
+  Table rows, gemm_rows;
+  kernel_rows(per_batch, steps, rows, gemm_rows);
+  step_total_rows(per_batch, steps, rows);
+  std::printf("### Step profile, %ld thread(s): µs per kernel call (share of the measured step)\n\n", threads);
+  print_table(headers, rows);
+  std::printf("### Dense GEMM kernels, %ld thread(s): GFLOP/s (ceiling %s)\n\n", threads, fmt(ceiling).c_str());
+  print_table(headers, gemm_rows);
+  std::fflush(stdout);
+}
+
+Table optimizer_rows(const Options& o, const Net& proto) {
+  Table rows;
   for (long threads : o.threads) {
     use_threads(o, threads);
     for (const auto& oc : optimizer_cases()) {
       const double s = optimizer_seconds(o, oc);
-      optimizer_rows.push_back({oc.name, std::to_string(threads), fmt(s * 1e6),
-                                fmt(double(oc.bytes_per_param) * proto.n_params / s / 1e9)});
+      rows.push_back({oc.name, std::to_string(threads), fmt(s * 1e6),
+                      fmt(double(oc.bytes_per_param) * proto.n_params / s / 1e9)});
     }
   }
-  {
-    use_threads(o, 1);
-    const auto crossover = engine_crossover(o);
-    if (!crossover.empty()) {
-      std::printf("### GEMM engines at few rows (first layer's products, 1 thread, GFLOP/s)\n\n");
-      print_table({"rows", "product", "Eigen", "OpenBLAS", "denso uses"}, crossover);
-    }
-  }
+  return rows;
+}
+
+void print_engine_crossover(const Options& o) {
+  use_threads(o, 1);
+  const auto crossover = engine_crossover(o);
+  if (crossover.empty()) return;
+  std::printf("### GEMM engines at few rows (first layer's products, 1 thread, GFLOP/s)\n\n");
+  print_table({"rows", "product", "Eigen", "OpenBLAS", "denso uses"}, crossover);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse_options(argc, argv);
+  const Net proto(o.layers);
+  const double flop_per_sample = gemm_flop_per_sample(o);
+  const Data data = make_data(o);
+  print_header(o, proto, flop_per_sample);
+  print_batch1_floor(o, data);
+  if (o.floor_only) return 0;
+
+  const std::vector<double> ceilings = print_gemm_ceilings(o);
+  print_training(o, data, flop_per_sample, ceilings);
+  print_inference(o, data, proto);
+  if (o.kernels)
+    for (std::size_t t = 0; t < o.threads.size(); ++t) print_step_profile(o, data, o.threads[t], ceilings[t]);
+  // The optimizer updates are timed here, ahead of the engine table, and listed last.
+  const Table optimizers = optimizer_rows(o, proto);
+  print_engine_crossover(o);
   std::printf("### Optimizer updates (%s float32 params, one flat buffer)\n\n", fmt(double(proto.n_params)).c_str());
-  print_table({"optimizer", "threads", "µs/update", "GB/s (buffers read + written)"}, optimizer_rows);
+  print_table({"optimizer", "threads", "µs/update", "GB/s (buffers read + written)"}, optimizers);
   std::printf("Load average at end: %s\n", load_average().c_str());
   return 0;
 }

@@ -2,6 +2,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include "checks.hpp"
 #include "native_call.hpp"
@@ -44,30 +45,35 @@ void dense_forward_py(const py::array& x, const py::array& weight, const py::obj
   });
 }
 
-void activation_forward_py(const py::array& z, py::array out, Activation act, double alpha) {
-  dispatch_float(z, "z", [&](auto tag) {
+// The row-wise activation passes: check `in` and `out` (shaped like it, apart from it unless
+// `in_place_ok` and the very same array), then pass(In, Out, T(alpha)) with the GIL released.
+template <class Pass>
+void activation_pass(const py::array& in, const char* in_name, py::array& out, const char* out_name,
+                     Activation act, double alpha, bool in_place_ok, Pass pass) {
+  dispatch_float(in, in_name, [&](auto tag) {
     using T = decltype(tag);
-    auto Z = matrix<T>(z, "z");
-    auto A = mut_matrix<T>(out, "out");
-    require_shape(A, "out", Z.rows(), Z.cols());
+    auto In = matrix<T>(in, in_name);
+    auto Out = mut_matrix<T>(out, out_name);
+    require_shape(Out, out_name, In.rows(), In.cols());
     require_alpha(act, alpha);
-    if (A.data() != Z.data()) require_no_overlap(A, "out", Z, "z");  // `out` may be `z` itself (in place)
+    if (!(in_place_ok && Out.data() == In.data())) require_no_overlap(Out, out_name, In, in_name);
     NativeCall native;
+    pass(In, Out, T(alpha));
+  });
+}
+
+void activation_forward_py(const py::array& z, py::array out, Activation act, double alpha) {
+  activation_pass(z, "z", out, "out", act, alpha, /*in_place_ok=*/true, [act](auto Z, auto A, auto a) {
+    using T = decltype(a);
     if (A.data() != Z.data()) A = Z;
-    bias_activate<T>(A, nullptr, act, T(alpha));
+    bias_activate<T>(A, nullptr, act, a);
   });
 }
 
 void activation_backward_py(const py::array& out, py::array grad, Activation act, double alpha) {
-  dispatch_float(out, "out", [&](auto tag) {
-    using T = decltype(tag);
-    auto A = matrix<T>(out, "out");
-    auto G = mut_matrix<T>(grad, "grad");
-    require_shape(G, "grad", A.rows(), A.cols());
-    require_alpha(act, alpha);
-    require_no_overlap(G, "grad", A, "out");
-    NativeCall native;
-    activation_backward<T>(A, G, act, T(alpha));
+  activation_pass(out, "out", grad, "grad", act, alpha, /*in_place_ok=*/false, [act](auto A, auto G, auto a) {
+    using T = decltype(a);
+    activation_backward<T>(A, G, act, a);
   });
 }
 
@@ -113,51 +119,36 @@ void dense_backward_input_py(const py::array& grad, const py::array& weight, py:
   });
 }
 
-// Shared shape checks of the losses whose target is a matrix like the prediction.
-template <class T, class Kernel>
-double matrix_target_loss(const py::array& pred, const char* pred_name, const py::array& target,
-                          const py::object& grad, Kernel kernel) {
-  auto P = matrix<T>(pred, pred_name);
-  auto Y = matrix<T>(target, "target");
-  require_shape(Y, "target", P.rows(), P.cols());
-  T* dP = nullptr;
-  if (!grad.is_none()) {
-    auto g = as_array(grad, "grad");
-    auto G = mut_matrix<T>(g, "grad");
-    require_shape(G, "grad", P.rows(), P.cols());
-    require_no_overlap(G, "grad", P, pred_name);
-    require_no_overlap(G, "grad", Y, "target");
-    dP = G.data();
-  }
-  if (P.rows() == 0 || P.cols() == 0)
-    fail(std::string("`") + pred_name + "` must hold at least one sample and one output, got shape " +
-         shape_str(pred));
-  NativeCall native;
-  return kernel(P, Y, dP);
+// The optional `grad` output of a loss: writeable, shaped like `like` and apart from it; empty for None.
+template <class T>
+std::optional<MapMat<T>> loss_grad(const py::object& grad, const CMapMat<T>& like, const char* like_name) {
+  if (grad.is_none()) return std::nullopt;
+  auto g = as_array(grad, "grad");
+  auto G = mut_matrix<T>(g, "grad");
+  require_shape(G, "grad", like.rows(), like.cols());
+  require_no_overlap(G, "grad", like, like_name);
+  return G;
 }
 
-double mse_loss_py(const py::array& pred, const py::array& target, const py::object& grad) {
-  return dispatch_float(pred, "pred", [&](auto tag) {
-    using T = decltype(tag);
-    return matrix_target_loss<T>(pred, "pred", target, grad,
-                                 [](auto P, auto Y, T* d) { return mse_loss<T>(P, Y, d); });
-  });
-}
-
-double bce_logits_loss_py(const py::array& logits, const py::array& target, const py::object& grad) {
-  return dispatch_float(logits, "logits", [&](auto tag) {
-    using T = decltype(tag);
-    return matrix_target_loss<T>(logits, "logits", target, grad,
-                                 [](auto Z, auto Y, T* d) { return bce_logits_loss<T>(Z, Y, d); });
-  });
-}
-
-double softmax_xent_loss_py(const py::array& logits, const py::array& target, const py::object& grad) {
-  return dispatch_float(logits, "logits", [&](auto tag) {
-    using T = decltype(tag);
-    return matrix_target_loss<T>(logits, "logits", target, grad,
-                                 [](auto Z, auto Y, T* d) { return softmax_xent_loss<T>(Z, Y, d); });
-  });
+// A loss whose target is a matrix like the prediction, as one binding for float and double:
+// checks, then kernel(CMatRef<T> pred, CMatRef<T> target, T* grad or null) with the GIL released.
+template <class Kernel>
+auto matrix_target_loss(const char* pred_name, Kernel kernel) {
+  return [pred_name, kernel](const py::array& pred, const py::array& target, const py::object& grad) {
+    return dispatch_float(pred, pred_name, [&](auto tag) {
+      using T = decltype(tag);
+      auto P = matrix<T>(pred, pred_name);
+      auto Y = matrix<T>(target, "target");
+      require_shape(Y, "target", P.rows(), P.cols());
+      auto G = loss_grad<T>(grad, P, pred_name);
+      if (G) require_no_overlap(*G, "grad", Y, "target");
+      if (P.rows() == 0 || P.cols() == 0)
+        fail(std::string("`") + pred_name + "` must hold at least one sample and one output, got shape " +
+             shape_str(pred));
+      NativeCall native;
+      return kernel(CMatRef<T>(P), CMatRef<T>(Y), G ? G->data() : nullptr);
+    });
+  };
 }
 
 double softmax_xent_labels_loss_py(const py::array& logits, const py::array& labels, const py::object& grad) {
@@ -175,18 +166,12 @@ double softmax_xent_labels_loss_py(const py::array& logits, const py::array& lab
       if (y[i] < 0 || y[i] >= Z.cols())
         fail("`labels` must lie in [0, " + std::to_string(Z.cols()) + "), got " + std::to_string(y[i]) +
              " at index " + std::to_string(i));
-    T* dZ = nullptr;
-    if (!grad.is_none()) {
-      auto g = as_array(grad, "grad");
-      auto G = mut_matrix<T>(g, "grad");
-      require_shape(G, "grad", Z.rows(), Z.cols());
-      require_no_overlap(G, "grad", Z, "logits");  // the kernel reads labels and logits while writing grad
-      require_no_overlap(G, "grad", Eigen::Map<const Eigen::Matrix<std::int64_t, 1, Eigen::Dynamic>>(y, Z.rows()),
+    auto G = loss_grad<T>(grad, Z, "logits");  // the kernel reads labels and logits while writing grad
+    if (G)
+      require_no_overlap(*G, "grad", Eigen::Map<const Eigen::Matrix<std::int64_t, 1, Eigen::Dynamic>>(y, Z.rows()),
                          "labels");
-      dZ = G.data();
-    }
     NativeCall native;
-    return softmax_xent_labels_loss<T>(Z, y, dZ);
+    return softmax_xent_labels_loss<T>(Z, y, G ? G->data() : nullptr);
   });
 }
 
@@ -213,12 +198,17 @@ void bind_kernels(py::module_& m) {
         "grad_weight (+)= x.T @ grad; grad_bias (+)= grad.sum(0).");
   m.def("dense_backward_input", &dense_backward_input_py, py::arg("grad"), py::arg("weight"),
         py::arg("grad_input"), py::arg("accumulate") = false, "grad_input (+)= grad @ weight.T.");
-  m.def("mse_loss", &mse_loss_py, py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(),
+  m.def("mse_loss", matrix_target_loss("pred", [](auto P, auto Y, auto* d) { return mse_loss(P, Y, d); }),
+        py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(),
         "Mean squared error over all elements; writes its gradient into `grad` when given.");
-  m.def("bce_logits_loss", &bce_logits_loss_py, py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(),
+  m.def("bce_logits_loss",
+        matrix_target_loss("logits", [](auto Z, auto Y, auto* d) { return bce_logits_loss(Z, Y, d); }),
+        py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(),
         "Binary cross-entropy from logits, mean over all elements; gradient into `grad` when given.");
-  m.def("softmax_xent_loss", &softmax_xent_loss_py, py::arg("logits"), py::arg("target"),
-        py::arg("grad") = py::none(), "Softmax cross-entropy with probability targets, mean over rows.");
+  m.def("softmax_xent_loss",
+        matrix_target_loss("logits", [](auto Z, auto Y, auto* d) { return softmax_xent_loss(Z, Y, d); }),
+        py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(),
+        "Softmax cross-entropy with probability targets, mean over rows.");
   m.def("softmax_xent_labels_loss", &softmax_xent_labels_loss_py, py::arg("logits"), py::arg("labels"),
         py::arg("grad") = py::none(), "Softmax cross-entropy with int64 labels, mean over rows.");
 }

@@ -6,6 +6,7 @@ The kernels are C++ (Eigen, OpenBLAS, a thread pool of its own) under `denso._co
 from . import _core
 from ._core import get_num_threads, set_num_threads
 from .autograd import Tensor, is_grad_enabled, no_grad
+from .ops import exp, log, matmul  # importing ops and functional attaches Tensor's operators and methods
 from .functional import (
     binary_crossentropy,
     categorical_crossentropy,
@@ -26,7 +27,6 @@ from .trainer import TrainingDiverged
 from .loading import load_model
 from .model import Sequential
 from .nn import Dense, Dropout, GaussianNoise
-from .ops import exp, log, matmul
 
 __version__ = _core.__version__
 

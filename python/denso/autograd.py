@@ -4,6 +4,10 @@ A Tensor wraps a numpy array. An op that makes a Tensor records its parents and 
 maps the output's gradient to one gradient per parent (local derivatives only). backward() visits
 the graph once in reverse topological order and *sums* the contributions reaching each node, so a
 value used twice (x * x) receives both.
+
+This module is the leaf of the graph API and defines no op. ops.py and functional.py attach
+Tensor's operators and methods (x + y, x @ w, x.sum(), x.relu(), ...) through attach() when they
+are imported, which `import denso` does; so nothing here imports back up into them.
 """
 from __future__ import annotations
 
@@ -52,6 +56,9 @@ class Tensor:
         data: array-like; Python numbers, ints and bools become float64 unless `dtype` is given.
         requires_grad: whether backward() should compute `.grad` for this tensor.
         dtype: optional float32/float64 to convert to.
+
+    Operators (+ - * / ** @, indexing) and the methods sum, mean, exp, log, reshape, transpose
+    and T come from ops.py; relu, leaky_relu, sigmoid, tanh, softmax, log_softmax from functional.py.
 
     Example:
         >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -140,37 +147,13 @@ class Tensor:
                 key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
 
-    # Operators; the ops themselves live in ops.py and functional.py.
-    def __add__(self, other): return _ops.add(self, other)
-    def __radd__(self, other): return _ops.add(other, self)
-    def __sub__(self, other): return _ops.sub(self, other)
-    def __rsub__(self, other): return _ops.sub(other, self)
-    def __mul__(self, other): return _ops.mul(self, other)
-    def __rmul__(self, other): return _ops.mul(other, self)
-    def __truediv__(self, other): return _ops.div(self, other)
-    def __rtruediv__(self, other): return _ops.div(other, self)
-    def __pow__(self, exponent): return _ops.power(self, exponent)
-    def __neg__(self): return _ops.neg(self)
-    def __matmul__(self, other): return _ops.matmul(self, other)
-    def __rmatmul__(self, other): return _ops.matmul(other, self)
-    def __getitem__(self, index): return _ops.getitem(self, index)
-
-    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
-    def exp(self): return _ops.exp(self)
-    def log(self): return _ops.log(self)
-    def reshape(self, *shape): return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-    def transpose(self, *axes): return _ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-    T = property(lambda self: _ops.transpose(self, None))
-
-    def relu(self): return _fn.relu(self)
-    def leaky_relu(self, alpha=0.01): return _fn.leaky_relu(self, alpha)
-    def sigmoid(self): return _fn.sigmoid(self)
-    def tanh(self): return _fn.tanh(self)
-    def softmax(self, axis=-1): return _fn.softmax(self, axis)
-    def log_softmax(self, axis=-1): return _fn.log_softmax(self, axis)
-
     __hash__ = object.__hash__  # tensors are graph nodes, hashed by identity
+
+
+def attach(**methods) -> None:
+    """Add operators and methods to Tensor: `attach(__add__=add)` makes `x + y` call add(x, y)."""
+    for name, method in methods.items():
+        setattr(Tensor, name, method)
 
 
 def _seed_gradient(out: Tensor, grad) -> np.ndarray:
@@ -212,6 +195,3 @@ def _topological_order(root: Tensor) -> list:
         stack.extend((p, False) for p in node._parents if p.requires_grad and id(p) not in visited)
     return order
 
-
-from . import functional as _fn  # noqa: E402  (ops need Tensor defined first)
-from . import ops as _ops  # noqa: E402

@@ -10,8 +10,8 @@ import numpy as np
 
 from . import _core
 from ._checks import as_float_array, as_labels, require_finite, require_ndim, require_number, shape_str
-from .autograd import Tensor
-from .ops import as_tensor
+from .autograd import Tensor, attach
+from .ops import as_tensor, transpose
 
 ACTIVATIONS = {
     "identity": _core.Activation.identity,
@@ -90,7 +90,6 @@ def softmax(x, axis: int = -1) -> Tensor:
         raise ValueError("softmax needs a tensor with at least one dimension")
     if axis in (-1, x.ndim - 1):
         return _activation(x, _core.Activation.softmax, 0.0, "softmax")
-    from .ops import transpose
     perm = list(range(x.ndim))
     perm[axis], perm[-1] = perm[-1], perm[axis]
     return transpose(softmax(transpose(x, perm), -1), perm)
@@ -239,3 +238,6 @@ def categorical_crossentropy(logits, target) -> Tensor:
         grad = np.empty_like(Z) if logits.requires_grad else None
         value = _core.softmax_xent_loss(Z, Y, grad)
     return _loss_node(value, Z.dtype, grad, logits, "categorical_crossentropy")
+
+
+attach(relu=relu, leaky_relu=leaky_relu, sigmoid=sigmoid, tanh=tanh, softmax=softmax, log_softmax=log_softmax)

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from ._checks import as_float_array, shape_str
-from .autograd import Tensor
+from .autograd import Tensor, attach
 
 
 def as_tensor(x, like: Tensor | None = None, name: str = "operand") -> Tensor:
@@ -168,3 +168,30 @@ def getitem(a: Tensor, index) -> Tensor:
         return (grad,)
 
     return Tensor._from_op(np.array(out), (a,), backward, "getitem")  # a copy, never a view of `a`
+
+
+def _reflected(op):
+    """`op` with its operands swapped, for Python's reflected operators (2 + x calls x.__radd__(2))."""
+    def method(self, other):
+        return op(other, self)
+    method.__name__ = f"r{op.__name__}"
+    return method
+
+
+def _reshape_method(self, *shape):
+    """x.reshape(2, 3) or x.reshape((2, 3)), as numpy accepts both."""
+    return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
+def _transpose_method(self, *axes):
+    """x.transpose() reverses the axes; x.transpose(1, 0) or x.transpose((1, 0)) permutes them."""
+    return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+
+attach(
+    __add__=add, __radd__=_reflected(add), __sub__=sub, __rsub__=_reflected(sub),
+    __mul__=mul, __rmul__=_reflected(mul), __truediv__=div, __rtruediv__=_reflected(div),
+    __pow__=power, __neg__=neg, __matmul__=matmul, __rmatmul__=_reflected(matmul), __getitem__=getitem,
+    sum=sum, mean=mean, exp=exp, log=log, reshape=_reshape_method, transpose=_transpose_method,
+    T=property(lambda self: transpose(self, None)),
+)

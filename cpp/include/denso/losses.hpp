@@ -43,43 +43,46 @@ double bce_logits_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ) {
   return total * scale;
 }
 
+// Mean over rows of a softmax cross-entropy: row_loss(i, m, s, scale) gets row i's max m and shifted
+// exp sum s (see shifted_exp_sum) and the 1/n scale, writes row i of dZ and returns the row's loss.
+template <class T, class RowLoss>
+double softmax_rows_mean(CMatRef<T> Z, RowLoss row_loss) {
+  const double scale = 1.0 / static_cast<double>(Z.rows());
+  double total = 0.0;
+  for (Index i = 0; i < Z.rows(); ++i) {
+    double m;
+    const double s = shifted_exp_sum(Z.row(i), m);
+    total += row_loss(i, m, s, scale);
+  }
+  return total * scale;
+}
+
 // Probability targets: L = mean_rows Σ_j y_j (lse(z) − z_j);  dZ = (p·Σy − y) / n, p = softmax(z).
 template <class T>
 double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ) {
-  const Index n = Z.rows();
-  const double scale = 1.0 / static_cast<double>(n);
-  double total = 0.0;
-  for (Index i = 0; i < n; ++i) {
-    double m;
-    const double s = shifted_exp_sum(Z.row(i), m);
+  return softmax_rows_mean<T>(Z, [&](Index i, double m, double s, double scale) {
     const auto shifted = Z.row(i).array().template cast<double>() - m;  // z − max z
     const auto y = Y.row(i).array().template cast<double>();
     const double ysum = y.sum();
-    total += ysum * std::log(s) - (y * shifted).sum();  // Σ y (lse − z) without forming lse ≈ 1e4
     if (dZ)
-      MapMat<T>(dZ, n, Z.cols()).row(i).array() = ((shifted.exp() * (ysum / s) - y) * scale).template cast<T>();
-  }
-  return total * scale;
+      MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array() =
+          ((shifted.exp() * (ysum / s) - y) * scale).template cast<T>();
+    return ysum * std::log(s) - (y * shifted).sum();  // Σ y (lse − z) without forming lse ≈ 1e4
+  });
 }
 
 // Integer labels: L = mean_rows (lse(z) − z_label);  dZ = (p − onehot(label)) / n.
 // Labels must already be checked to lie in [0, classes).
 template <class T>
 double softmax_xent_labels_loss(CMatRef<T> Z, const std::int64_t* labels, T* dZ) {
-  const Index n = Z.rows();
-  const double scale = 1.0 / static_cast<double>(n);
-  double total = 0.0;
-  for (Index i = 0; i < n; ++i) {
-    double m;
-    const double s = shifted_exp_sum(Z.row(i), m);
-    total += std::log(s) - (static_cast<double>(Z(i, labels[i])) - m);
+  return softmax_rows_mean<T>(Z, [&](Index i, double m, double s, double scale) {
     if (dZ) {
-      auto d = MapMat<T>(dZ, n, Z.cols()).row(i).array();
+      auto d = MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array();
       d = ((Z.row(i).array().template cast<double>() - m).exp() * (scale / s)).template cast<T>();
       d(labels[i]) -= T(scale);
     }
-  }
-  return total * scale;
+    return std::log(s) - (static_cast<double>(Z(i, labels[i])) - m);
+  });
 }
 
 }  // namespace denso

@@ -12,15 +12,12 @@ using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>
 template <class T>
 using RowVec = Eigen::Matrix<T, 1, Eigen::Dynamic>;
 
-// Mutable / read-only views: samples are rows, features are columns.
+// Mutable / read-only views: samples are rows, features are columns. Kernels take these Refs;
+// vectors come in as raw pointers or the Maps below.
 template <class T>
 using MatRef = Eigen::Ref<Matrix<T>>;
 template <class T>
 using CMatRef = Eigen::Ref<const Matrix<T>>;
-template <class T>
-using VecRef = Eigen::Ref<RowVec<T>>;
-template <class T>
-using CVecRef = Eigen::Ref<const RowVec<T>>;
 
 template <class T>
 using MapMat = Eigen::Map<Matrix<T>>;
