@@ -4,7 +4,7 @@ from __future__ import annotations
 from ._checks import require_number
 
 
-def holdout(arrays: tuple, fraction: float) -> tuple:
+def holdout(arrays: tuple, fraction: float, *, name: str = "validation_split") -> tuple:
     """Split every array of `arrays` into its first rows (training) and its last rows (validation).
 
     The last `round(n * fraction)` rows are held out, before any shuffling, as Keras's
@@ -14,6 +14,7 @@ def holdout(arrays: tuple, fraction: float) -> tuple:
     Args:
         arrays: a tuple of arrays with the same number of rows n, or None entries.
         fraction: the share of the rows to hold out, in [0, 1); 0 holds out nothing.
+        name: what the caller calls `fraction`, for the error messages.
 
     Returns:
         (train, validation): two tuples shaped like `arrays`; validation is None when fraction is 0.
@@ -26,9 +27,9 @@ def holdout(arrays: tuple, fraction: float) -> tuple:
         >>> x_tr.tolist(), x_val.tolist(), y_val
         ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9], None)
     """
-    fraction = require_number(fraction, "fraction", low=0.0)
+    fraction = require_number(fraction, name, low=0.0)
     if fraction >= 1.0:
-        raise ValueError(f"`fraction` must be in [0, 1), got {fraction}")
+        raise ValueError(f"`{name}` must be in [0, 1), got {fraction}")
     rows = {a.shape[0] for a in arrays if a is not None}
     if len(rows) != 1:
         raise ValueError(f"`arrays` must hold at least one array, all with the same number of rows, got "
@@ -38,8 +39,7 @@ def holdout(arrays: tuple, fraction: float) -> tuple:
     n = rows.pop()
     n_val = int(round(n * fraction))
     if n_val == 0 or n_val == n:
-        # the message of Sequential.fit(validation_split=), which this rule serves
-        raise ValueError(f"`validation_split`={fraction} leaves {n_val} of {n} samples for "
+        raise ValueError(f"`{name}`={fraction} leaves {n_val} of {n} samples for "
                          "validation; it must leave at least one sample on each side")
     cut = n - n_val
     train = tuple(None if a is None else a[:cut] for a in arrays)
