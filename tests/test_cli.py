@@ -128,6 +128,8 @@ ERRORS = [  # (arguments, exit status, message pattern)
     (["train", "--optimizer", "adagrad"], 2, r"argument --optimizer: invalid choice: 'adagrad'"),
     (["train", "--epochs", "0"], 2, r"argument --epochs: must be >= 1"),
     (["train", "--bogus"], 2, r"unrecognized arguments: --bogus"),
+    (["train", "--data", "ok.csv", "--validation-split", "0.1"], 2,
+     r"^denso: error: `--validation-split`=0.1 leaves 0 of 4 samples for validation; it must leave at least one"),
     (["evaluate", "ok.csv", "spirals"], 1, r"'ok.csv' is not a readable denso model file"),
     (["evaluate", "data.npz", "spirals"], 1, r"'data.npz' is not a readable denso model file"),
     (["evaluate", "truncated.npz", "spirals"], 1, r"'truncated.npz' is not a readable denso model file"),

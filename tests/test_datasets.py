@@ -124,7 +124,7 @@ def no_data_anywhere(tmp_path, monkeypatch):
     def no_network(url):
         raise AssertionError(f"unexpected download of {url}")
 
-    monkeypatch.setattr(datasets, "_urlopen", no_network)
+    monkeypatch.setattr(datasets.download, "_urlopen", no_network)
     return tmp_path
 
 
@@ -207,7 +207,7 @@ def fake_server(no_data_anywhere, monkeypatch):
         import urllib.request
         return urllib.request.urlopen(url)
 
-    monkeypatch.setattr(datasets, "_urlopen", urlopen)
+    monkeypatch.setattr(datasets.download, "_urlopen", urlopen)
     return server, written, calls
 
 
@@ -255,7 +255,7 @@ def test_an_interrupted_download_leaves_no_partial_file(fake_server, monkeypatch
                 raise ConnectionResetError("connection reset by peer")
             return super().read(10)
 
-    monkeypatch.setattr(datasets, "_urlopen", lambda url: Broken(b"x" * 100))
+    monkeypatch.setattr(datasets.download, "_urlopen", lambda url: Broken(b"x" * 100))
     with pytest.raises(FileNotFoundError, match="downloading them failed \\(connection reset by peer\\)"):
         load_fashion_mnist()
     assert os.listdir(server.parent / "cache" / "denso" / "fashion-mnist") == []
@@ -265,7 +265,7 @@ def test_offline_and_absent_is_a_clear_error(no_data_anywhere, monkeypatch):
     def offline(url):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(datasets, "_urlopen", offline)
+    monkeypatch.setattr(datasets.download, "_urlopen", offline)
     with pytest.raises(FileNotFoundError) as info:
         load_fashion_mnist()
     message = str(info.value)

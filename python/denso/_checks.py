@@ -1,6 +1,7 @@
 """Argument validation shared by the public API: messages name the argument, the expected and the received."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -69,25 +70,64 @@ def as_labels(y, name: str, n_classes: int, n_rows: int) -> np.ndarray:
     return labels
 
 
+def is_integer(value) -> bool:
+    """True for Python and numpy integers; False for bools, which are integers to Python but not to us."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """True for Python and numpy real numbers (integers included); False for bools."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def bounds_error(value, low=None, high=None, low_open=False, high_open=False) -> str | None:
+    """'must be >= low' (or '> low', '<= high', '< high') for a value outside the bounds, None inside them."""
+    if low is not None and (value < low or (low_open and value == low)):
+        return f"must be {'>' if low_open else '>='} {low}"
+    if high is not None and (value > high or (high_open and value == high)):
+        return f"must be {'<' if high_open else '<='} {high}"
+    return None
+
+
 def require_positive_int(value, name: str, minimum: int = 1) -> int:
     """An integer >= minimum (bools rejected), else ValueError/TypeError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not is_integer(value):
         raise TypeError(f"`{name}` must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}")
+    problem = bounds_error(value, low=minimum)
+    if problem:
+        raise ValueError(f"`{name}` {problem}, got {value}")
     return int(value)
 
 
 def require_number(value, name: str, low=None, high=None, low_open=False) -> float:
     """A real number inside [low, high] (or (low, high] when low_open), else ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise TypeError(f"`{name}` must be a number, got {value!r}")
     value = float(value)
     if not np.isfinite(value):
         raise ValueError(f"`{name}` must be finite, got {value}")
-    if low is not None and (value < low or (low_open and value == low)):
-        bound = f"> {low}" if low_open else f">= {low}"
-        raise ValueError(f"`{name}` must be {bound}, got {value}")
-    if high is not None and value > high:
-        raise ValueError(f"`{name}` must be <= {high}, got {value}")
+    problem = bounds_error(value, low, high, low_open)
+    if problem:
+        raise ValueError(f"`{name}` {problem}, got {value}")
     return value
+
+
+# The optimizers' and schedules' checks: name first, and the received value shown with its type.
+def check_real(name: str, value, low: float = 0.0, high: float | None = None, low_open: bool = False) -> float:
+    """`value` as a float in [low, high) (or >= low; > low when low_open); TypeError/ValueError naming `name`."""
+    if not is_real(value):
+        raise TypeError(f"`{name}` must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or bounds_error(value, low, high, low_open, high_open=True):
+        bounds = f"in [{low:g}, {high:g})" if high is not None else f"{'>' if low_open else '>='} {low:g}"
+        raise ValueError(f"`{name}` must be a finite number {bounds}, got {value!r}")
+    return value
+
+
+def check_positive_int(name: str, value) -> int:
+    """`value` as an int >= 1 (bools rejected); TypeError/ValueError naming `name` otherwise."""
+    if not is_integer(value):
+        raise TypeError(f"`{name}` must be a positive integer, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    return int(value)

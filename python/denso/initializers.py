@@ -83,138 +83,109 @@ def _normal(shape, rng, dtype, std_of) -> np.ndarray:
     return rng.normal(0.0, std, size=shape).astype(dt)
 
 
-def glorot_uniform(shape, rng, dtype=np.float64) -> np.ndarray:
+_ARGS = """
+    Args:
+        shape: (fan_in, fan_out) for a weight matrix, (n,) for a bias.
+        rng: {rng}
+        dtype: float32 or float64.
+
+    Example:
+"""
+
+
+def _named(name: str, init, summary: str, example: str, rng: str = "a `np.random.Generator`."):
+    """`init` under its public name, with a docstring made of `summary`, the shared Args block and `example`."""
+    init.__name__ = init.__qualname__ = name
+    init.__doc__ = summary.rstrip() + "\n" + _ARGS.format(rng=rng) + example
+    return init
+
+
+def _fan_scaled(name: str, draw, scale_of, summary: str, example: str):
+    """The initializer `name(shape, rng, dtype)`: `draw` (_uniform or _normal) at scale_of(fan_in, fan_out).
+
+    The six fan-scaled initializers differ only in their distribution and their scale.
+    """
+    def init(shape, rng, dtype=np.float64) -> np.ndarray:
+        return draw(shape, rng, dtype, scale_of)
+
+    return _named(name, init, summary, example)
+
+
+def _filled(name: str, value: float, summary: str, example: str):
+    """The initializer `name(shape, rng=None, dtype)` filling every entry with `value`."""
+    def init(shape, rng=None, dtype=np.float64) -> np.ndarray:
+        return Constant(value)(shape, rng, dtype)
+
+    return _named(name, init, summary, example, rng="ignored (may be None).")
+
+
+glorot_uniform = _fan_scaled(
+    "glorot_uniform", _uniform, lambda fan_in, fan_out: math.sqrt(6.0 / (fan_in + fan_out)),
     """Glorot/Xavier uniform: U(-l, l) with l = sqrt(6 / (fan_in + fan_out)).
 
     Keeps the variance of activations and of gradients roughly constant across layers for
     tanh/sigmoid-like activations (Glorot & Bengio, 2010). Keras's default kernel initializer.
-
-    Args:
-        shape: (fan_in, fan_out) for a weight matrix, (n,) for a bias.
-        rng: a `np.random.Generator`.
-        dtype: float32 or float64.
-
-    Example:
+    """, """\
         >>> W = glorot_uniform((784, 128), np.random.default_rng(0), np.float32)
         >>> W.shape, W.dtype, bool(np.abs(W).max() <= np.sqrt(6 / (784 + 128)))
         ((784, 128), dtype('float32'), True)
-    """
-    return _uniform(shape, rng, dtype, lambda fan_in, fan_out: math.sqrt(6.0 / (fan_in + fan_out)))
+    """)
 
+he_uniform = _fan_scaled(
+    "he_uniform", _uniform, lambda fan_in, fan_out: math.sqrt(6.0 / fan_in),
+    "He/Kaiming uniform: U(-l, l) with l = sqrt(6 / fan_in); suited to ReLU layers.", """\
+        >>> bool(np.abs(he_uniform((100, 10), np.random.default_rng(0))).max() <= np.sqrt(6 / 100))
+        True
+    """)
 
-def glorot_normal(shape, rng, dtype=np.float64) -> np.ndarray:
+lecun_uniform = _fan_scaled(
+    "lecun_uniform", _uniform, lambda fan_in, fan_out: math.sqrt(3.0 / fan_in),
+    "LeCun uniform: U(-l, l) with l = sqrt(3 / fan_in), i.e. variance 1 / fan_in.", """\
+        >>> bool(np.abs(lecun_uniform((300, 10), np.random.default_rng(0))).max() <= np.sqrt(3 / 300))
+        True
+    """)
+
+glorot_normal = _fan_scaled(
+    "glorot_normal", _normal, lambda fan_in, fan_out: math.sqrt(2.0 / (fan_in + fan_out)),
     """Glorot/Xavier normal: N(0, s²) with s = sqrt(2 / (fan_in + fan_out)).
 
     A plain normal: Keras's GlorotNormal draws from a truncated normal (cut at 2 standard
     deviations and rescaled to the same variance); we do not truncate.
-
-    Args:
-        shape: (fan_in, fan_out) for a weight matrix, (n,) for a bias.
-        rng: a `np.random.Generator`.
-        dtype: float32 or float64.
-
-    Example:
-        >>> W = glorot_normal((256, 256), np.random.default_rng(0))
-        >>> bool(abs(W.std() - np.sqrt(2 / 512)) < 1e-3)
+    """, """\
+        >>> bool(abs(glorot_normal((256, 256), np.random.default_rng(0)).std() - np.sqrt(2 / 512)) < 1e-3)
         True
-    """
-    return _normal(shape, rng, dtype, lambda fan_in, fan_out: math.sqrt(2.0 / (fan_in + fan_out)))
+    """)
 
-
-def he_uniform(shape, rng, dtype=np.float64) -> np.ndarray:
-    """He/Kaiming uniform: U(-l, l) with l = sqrt(6 / fan_in); suited to ReLU layers.
-
-    Args:
-        shape: (fan_in, fan_out) for a weight matrix, (n,) for a bias.
-        rng: a `np.random.Generator`.
-        dtype: float32 or float64.
-
-    Example:
-        >>> W = he_uniform((100, 10), np.random.default_rng(0))
-        >>> bool(np.abs(W).max() <= np.sqrt(6 / 100))
-        True
-    """
-    return _uniform(shape, rng, dtype, lambda fan_in, fan_out: math.sqrt(6.0 / fan_in))
-
-
-def he_normal(shape, rng, dtype=np.float64) -> np.ndarray:
+he_normal = _fan_scaled(
+    "he_normal", _normal, lambda fan_in, fan_out: math.sqrt(2.0 / fan_in),
     """He/Kaiming normal: N(0, s²) with s = sqrt(2 / fan_in); suited to ReLU layers (He et al., 2015).
 
     A plain normal (Keras truncates, see `glorot_normal`).
-
-    Args:
-        shape: (fan_in, fan_out) for a weight matrix, (n,) for a bias.
-        rng: a `np.random.Generator`.
-        dtype: float32 or float64.
-
-    Example:
-        >>> W = he_normal((512, 512), np.random.default_rng(0))
-        >>> bool(abs(W.std() - np.sqrt(2 / 512)) < 1e-3)
+    """, """\
+        >>> bool(abs(he_normal((512, 512), np.random.default_rng(0)).std() - np.sqrt(2 / 512)) < 1e-3)
         True
-    """
-    return _normal(shape, rng, dtype, lambda fan_in, fan_out: math.sqrt(2.0 / fan_in))
+    """)
 
-
-def lecun_uniform(shape, rng, dtype=np.float64) -> np.ndarray:
-    """LeCun uniform: U(-l, l) with l = sqrt(3 / fan_in), i.e. variance 1 / fan_in.
-
-    Args:
-        shape: (fan_in, fan_out) for a weight matrix, (n,) for a bias.
-        rng: a `np.random.Generator`.
-        dtype: float32 or float64.
-
-    Example:
-        >>> W = lecun_uniform((300, 10), np.random.default_rng(0))
-        >>> bool(np.abs(W).max() <= np.sqrt(3 / 300))
+lecun_normal = _fan_scaled(
+    "lecun_normal", _normal, lambda fan_in, fan_out: math.sqrt(1.0 / fan_in),
+    "LeCun normal: N(0, s²) with s = sqrt(1 / fan_in) (plain normal; Keras truncates).", """\
+        >>> bool(abs(lecun_normal((400, 400), np.random.default_rng(0)).std() - np.sqrt(1 / 400)) < 1e-3)
         True
-    """
-    return _uniform(shape, rng, dtype, lambda fan_in, fan_out: math.sqrt(3.0 / fan_in))
+    """)
 
 
-def lecun_normal(shape, rng, dtype=np.float64) -> np.ndarray:
-    """LeCun normal: N(0, s²) with s = sqrt(1 / fan_in) (plain normal; Keras truncates).
-
-    Args:
-        shape: (fan_in, fan_out) for a weight matrix, (n,) for a bias.
-        rng: a `np.random.Generator`.
-        dtype: float32 or float64.
-
-    Example:
-        >>> W = lecun_normal((400, 400), np.random.default_rng(0))
-        >>> bool(abs(W.std() - np.sqrt(1 / 400)) < 1e-3)
-        True
-    """
-    return _normal(shape, rng, dtype, lambda fan_in, fan_out: math.sqrt(1.0 / fan_in))
-
-
-def zeros(shape, rng=None, dtype=np.float64) -> np.ndarray:
-    """All zeros; the default bias initializer. `rng` is accepted for the common signature and unused.
-
-    Args:
-        shape: (fan_in, fan_out) for a weight matrix, (n,) for a bias.
-        rng: ignored (may be None).
-        dtype: float32 or float64.
-
-    Example:
+zeros = _filled(
+    "zeros", 0.0, "All zeros; the default bias initializer. `rng` is accepted for the common signature and unused.",
+    """\
         >>> zeros((3,), None, np.float32)
         array([0., 0., 0.], dtype=float32)
-    """
-    return Constant(0.0)(shape, rng, dtype)
+    """)
 
-
-def ones(shape, rng=None, dtype=np.float64) -> np.ndarray:
-    """All ones. `rng` is accepted for the common signature and unused.
-
-    Args:
-        shape: (fan_in, fan_out) for a weight matrix, (n,) for a bias.
-        rng: ignored (may be None).
-        dtype: float32 or float64.
-
-    Example:
+ones = _filled(
+    "ones", 1.0, "All ones. `rng` is accepted for the common signature and unused.", """\
         >>> ones((2,), None)
         array([1., 1.])
-    """
-    return Constant(1.0)(shape, rng, dtype)
+    """)
 
 
 class Constant:

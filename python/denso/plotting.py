@@ -12,8 +12,13 @@ INSTALL_HINT = "plotting needs matplotlib, which is an optional extra: pip insta
 
 
 def require_matplotlib():
-    """Import matplotlib's Figure, or raise ImportError naming the extra to install."""
+    """matplotlib's Figure class, or ImportError naming the extra to install.
+
+    The Agg canvas is imported too: every figure here is rendered with it, so a matplotlib without
+    it fails now rather than after a long training run.
+    """
     try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError(INSTALL_HINT) from None
@@ -86,13 +91,13 @@ def plot_history(history, path=None, metrics=None, title=None, log_loss: bool = 
     return fig
 
 
-def save_figure(fig, path) -> None:
+def save_figure(fig, path, dpi: int = 110) -> None:
     """Save `fig` to `path` (format from the extension, PNG by default) through a temporary file."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower().lstrip(".") or "png"
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
     try:
-        fig.savefig(tmp, format=ext, dpi=110)
+        fig.savefig(tmp, format=ext, dpi=dpi)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

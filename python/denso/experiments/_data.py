@@ -1,8 +1,6 @@
 """Data for the experiments: Fashion-MNIST when its files are installed, small seeded generators otherwise."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .. import datasets
@@ -10,12 +8,7 @@ from .. import datasets
 
 def _read_split(directory: str, split: str):
     """(x in [0, 1] float32 (n, 784), int64 labels) of one Fashion-MNIST split."""
-    arrays = []
-    for stem in datasets.FASHION_MNIST_FILES[split]:
-        path = os.path.join(directory, stem + ".gz")
-        arrays.append(datasets.read_idx(path if os.path.isfile(path) else os.path.join(directory, stem)))
-    images, labels = arrays
-    return images.reshape(images.shape[0], -1).astype(np.float32) / 255.0, labels.astype(np.int64)
+    return datasets.read_split(directory, split, title="Fashion-MNIST")
 
 
 def classification(n_train: int, n_test: int, seed: int, quick: bool = False):

@@ -10,17 +10,9 @@ import math
 import os
 import time
 
+from ..plotting import require_matplotlib, save_figure  # noqa: F401 (the experiments' figures use them)
 
-def require_matplotlib():
-    """The `matplotlib.figure.Figure` class, or an ImportError naming the extra to install."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401 (Agg must be available)
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("the experiments draw their figures with matplotlib, which is not installed; "
-                          "install it with `pip install matplotlib` (or the `plot` extra: "
-                          "`pip install \"denso[plot]\"`)") from exc
-    return Figure
+DPI = 90  # the experiments save their figures at 90 dpi (plot_history uses 110)
 
 
 def new_figure(ncols: int, nrows: int = 1, width: float = 4.2, height: float = 3.4):
@@ -39,11 +31,6 @@ def paths(out_dir: str, name: str) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, name.replace("-", "_"))
     return {"png": stem + ".png", "csv": stem + ".csv", "markdown": stem + ".md"}
-
-
-def save_figure(fig, path: str, dpi: int = 90) -> None:
-    """Write `fig` as a PNG."""
-    fig.savefig(path, dpi=dpi)
 
 
 def fmt(value) -> str:

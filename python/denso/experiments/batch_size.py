@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import Dense, Sequential, get_num_threads, optim
 from ..callbacks import Callback
-from . import _data, _report
+from . import _data, _report, _runner
 
 NAME = "batch-size"
 TARGET_LOSS = 0.5
@@ -89,7 +89,7 @@ def _crossing(curve, target) -> tuple:
     return float(t0 + w * (t1 - t0)), float(e0 + w * (e1 - e0))
 
 
-def _plot(rows, curves, out, source):
+def _plot(rows, curves, source):
     from matplotlib import colormaps
     fig, (ax_time, ax_speed, ax_acc) = _report.new_figure(3)
     for i, (row, curve) in enumerate(zip(rows, curves)):
@@ -115,15 +115,11 @@ def _plot(rows, curves, out, source):
     ax_acc.plot(sizes, [100 * r["test_accuracy"] for r in rows], "o-", color="C2")
     ax_acc.set(xscale="log", xlabel="batch size", ylabel="test accuracy (%)",
                title=f"Test accuracy at training loss {TARGET_LOSS}")
-    _report.save_figure(fig, out["png"])
+    return fig
 
 
-def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
-    """Run the batch-size study; writes batch_size.{png,csv,md} into `out_dir`.
-
-    Returns {"png", "csv", "markdown", "summary"}.
-    """
-    _report.require_matplotlib()  # fail before training, not after
+def study(small: bool, seed: int) -> _runner.Outcome:
+    """Train one model per batch size in the config; the table has one row per batch size."""
     cfg = SMALL if small else FULL
     train, test, source = _data.classification(cfg["n_train"], cfg["n_test"], seed, quick=small)
     n = train[0].shape[0]
@@ -136,9 +132,6 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
             row, curve = _train(size or n, (train, test), cfg, seed)
             rows.append(row)
             curves.append(curve)
-    out = _report.paths(out_dir, NAME)
-    _plot(rows, curves, out, source)
-    summary = _summary(rows)
     setup = (f"Data: {source}, {n} training and {test[0].shape[0]} test samples. Model {train[0].shape[1]}-64-10 "
              "(ReLU, He normal), plain SGD with lr = min(0.2, 0.01·√batch), the same initial weights for every "
              f"batch size, {threads} thread(s). Each trains until the training loss (on "
@@ -146,8 +139,16 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
              f"{cfg['max_epochs']} epochs / {cfg['time_cap']:g} s. Seconds count training only (no evaluation); "
              "seconds_to_target and epochs_to_target interpolate linearly between the epoch checkpoints. "
              f"A batch of {n} is full-batch gradient descent, 1 is stochastic gradient descent.")
-    _report.write_tables(rows, out, "Mini-batch size: speed and prediction error", setup, summary)
-    return _report.finish(out, summary)
+    return _runner.Outcome("Mini-batch size: speed and prediction error", rows, _plot(rows, curves, source), setup,
+                           _summary(rows))
+
+
+def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
+    """Run the batch-size study; writes batch_size.{png,csv,md} into `out_dir`.
+
+    Returns {"png", "csv", "markdown", "summary"}.
+    """
+    return _runner.run(NAME, out_dir, study, small, seed)
 
 
 def _summary(rows) -> str:

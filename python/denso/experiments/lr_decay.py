@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import Dense, LambdaCallback, LearningRateScheduler, Sequential, optim
 from ..optim import schedules
-from . import _data, _report
+from . import _data, _report, _runner
 
 NAME = "lr-decay"
 LR0 = 0.1
@@ -48,7 +48,7 @@ def train(schedule, data, cfg, seed):
     return dict(history.history, train_loss=train_loss)
 
 
-def _plot(histories, out, source):
+def _plot(histories, source):
     fig, (ax_lr, ax_train, ax_test) = _report.new_figure(3)
     for i, (label, h) in enumerate(histories.items()):
         epochs = np.arange(1, len(h["loss"]) + 1)
@@ -61,15 +61,21 @@ def _plot(histories, out, source):
     ax_test.set(xlabel="epoch", ylabel="test loss", title="Test loss")
     for ax in (ax_lr, ax_train, ax_test):
         ax.legend(fontsize=8)
-    _report.save_figure(fig, out["png"])
+    return fig
 
 
-def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
-    """Run the learning-rate decay study; writes lr_decay.{png,csv,md} into `out_dir`.
+def _summary(rows, cfg) -> str:
+    const = rows[0]
+    best = min(rows[1:], key=lambda r: r["final_test_loss"])
+    return (f"after {cfg['epochs']} epochs the constant rate {LR0} ended at test loss {const['final_test_loss']:.3f} "
+            f"({100 * const['final_test_accuracy']:.1f}% accuracy; its best epoch had {const['best_test_loss']:.3f}); "
+            + ", ".join(f"{r['schedule']} {r['final_test_loss']:.3f} ({100 * r['final_test_accuracy']:.1f}%)"
+                        for r in rows[1:])
+            + f"; best: {best['schedule']}")
 
-    Returns {"png", "csv", "markdown", "summary"}.
-    """
-    _report.require_matplotlib()  # fail before training, not after
+
+def study(small: bool, seed: int) -> _runner.Outcome:
+    """Train under each schedule; the table has one row per schedule."""
     cfg = SMALL if small else FULL
     train_data, test_data, source = _data.classification(cfg["n_train"], cfg["n_test"], seed, quick=small)
     histories, rows = {}, []
@@ -81,18 +87,16 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
                          "final_train_loss": h["train_loss"][-1],
                          "final_test_loss": h["val_loss"][-1], "best_test_loss": min(h["val_loss"]),
                          "final_test_accuracy": h["val_accuracy"][-1]})
-    out = _report.paths(out_dir, NAME)
-    _plot(histories, out, source)
-    const = rows[0]
-    best = min(rows[1:], key=lambda r: r["final_test_loss"])
-    summary = (f"after {cfg['epochs']} epochs the constant rate {LR0} ended at test loss {const['final_test_loss']:.3f} "
-               f"({100 * const['final_test_accuracy']:.1f}% accuracy; its best epoch had {const['best_test_loss']:.3f}); "
-               + ", ".join(f"{r['schedule']} {r['final_test_loss']:.3f} ({100 * r['final_test_accuracy']:.1f}%)"
-                           for r in rows[1:])
-               + f"; best: {best['schedule']}")
     setup = (f"Data: {source}, {train_data[0].shape[0]} training and {test_data[0].shape[0]} test samples. "
              f"Network {train_data[0].shape[1]}-128-10 (ReLU, He normal), plain SGD, batch {cfg['batch']}, "
              f"{cfg['epochs']} epochs, initial rate {LR0} for every schedule, same initial weights. Training loss: evaluated after each "
              "epoch on the first 5000 training samples.")
-    _report.write_tables(rows, out, "Learning-rate decay", setup, summary)
-    return _report.finish(out, summary)
+    return _runner.Outcome("Learning-rate decay", rows, _plot(histories, source), setup, _summary(rows, cfg))
+
+
+def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
+    """Run the learning-rate decay study; writes lr_decay.{png,csv,md} into `out_dir`.
+
+    Returns {"png", "csv", "markdown", "summary"}.
+    """
+    return _runner.run(NAME, out_dir, study, small, seed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import Tensor, dense, mse, optim
-from . import _report
+from . import _report, _runner
 
 NAME = "optimizers"
 OPTIMIZERS = {
@@ -83,7 +83,7 @@ def _loss_grid(x, y, path_points, solution):
     return W, B, np.maximum(loss - best, 1e-12)
 
 
-def _plot(results, data, out):
+def _plot(results, data):
     fig, axes = _report.new_figure(2, 2, width=4.6, height=3.6)
     for col, (setting, runs) in enumerate(results.items()):
         x, y, solution, optimum = data[setting]
@@ -103,18 +103,11 @@ def _plot(results, data, out):
         ax_path.legend(fontsize=7)
         ax_loss.set(yscale="log", xlabel="step", ylabel="loss − optimal loss (floor 1e-12)", title=f"Loss curves, {setting} x")
         ax_loss.legend(fontsize=7)
-    _report.save_figure(fig, out["png"])
+    return fig
 
 
-def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
-    """Run the optimizer comparison; writes optimizers.{png,csv,md} into `out_dir`.
-
-    Returns {"png", "csv", "markdown", "summary"}.
-    """
-    _report.require_matplotlib()  # fail before training, not after
-    cfg = SMALL if small else FULL
-    x_raw, y = make_data(seed)
-    settings = {"unnormalised": x_raw, "normalised": (x_raw - x_raw.mean()) / x_raw.std()}
+def _compare(settings, y, cfg) -> tuple:
+    """(results, data, rows): each optimizer's fastest run on each feature setting, and the table."""
     results, data, rows = {}, {}, []
     for setting, x in settings.items():
         solution = np.linalg.lstsq(np.c_[x, np.ones_like(x)], y, rcond=None)[0]
@@ -129,8 +122,15 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
                          "final_loss": float(losses[-1]), "excess_loss": float(losses[-1]) - optimum,
                          "w": float(path[-1, 0]), "b": float(path[-1, 1]),
                          "w_opt": float(solution[0]), "b_opt": float(solution[1])})
-    out = _report.paths(out_dir, NAME)
-    _plot(results, data, out)
+    return results, data, rows
+
+
+def study(small: bool, seed: int) -> _runner.Outcome:
+    """Every optimizer on the raw and on the standardised feature; one table row per pair."""
+    cfg = SMALL if small else FULL
+    x_raw, y = make_data(seed)
+    settings = {"unnormalised": x_raw, "normalised": (x_raw - x_raw.mean()) / x_raw.std()}
+    results, data, rows = _compare(settings, y, cfg)
     raw = {r["optimizer"]: r["excess_loss"] for r in rows if r["features"] == "unnormalised"}
     norm = max(r["excess_loss"] for r in rows if r["features"] == "normalised")
     summary = (f"after {cfg['steps']} full-batch steps on the unnormalised feature, loss above the optimum: "
@@ -142,5 +142,13 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
              "over the run). 'normalised' "
              "standardises x to zero mean and unit variance (so w and b mean something else there). "
              "excess_loss is the final loss minus the least-squares loss.")
-    _report.write_tables(rows, out, "Optimizers on linear regression: feature scaling", setup, summary)
-    return _report.finish(out, summary)
+    return _runner.Outcome("Optimizers on linear regression: feature scaling", rows, _plot(results, data), setup,
+                           summary)
+
+
+def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
+    """Run the optimizer comparison; writes optimizers.{png,csv,md} into `out_dir`.
+
+    Returns {"png", "csv", "markdown", "summary"}.
+    """
+    return _runner.run(NAME, out_dir, study, small, seed)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import Dense, Dropout, EarlyStopping, Sequential, optim
 from ..callbacks import Callback
-from . import _report
+from . import _report, _runner
 
 NAME = "regularization"
 FULL = {"hidden": 256, "epochs": 400, "lr": 1e-3, "l2": 3e-3, "l1": 3e-4, "dropout": 0.5, "patience": 30,
@@ -91,7 +91,7 @@ def _setting(method, cfg) -> str:
                               "epochs, restores the best"}[method]
 
 
-def _plot(results, data, cfg, out):
+def _plot(results, data, cfg):
     fig, axes = _report.new_figure(3, 2, width=4.0, height=3.3)
     ax = axes[0]
     for i, (method, (_, curves, _)) in enumerate(results.items()):
@@ -110,22 +110,16 @@ def _plot(results, data, cfg, out):
         ax.contour(g0, g1, p, levels=[0.5], colors="k", linewidths=1.0)
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="RdBu_r", s=9, edgecolors="k", linewidths=0.3)
         ax.set(title=f"{method}: test loss {row['final_test_loss']:.2f}", xticks=[], yticks=[])
-    _report.save_figure(fig, out["png"])
+    return fig
 
 
-def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
-    """Run the regularisation study; writes regularization.{png,csv,md} into `out_dir`.
-
-    Returns {"png", "csv", "markdown", "summary"}.
-    """
-    _report.require_matplotlib()  # fail before training, not after
+def study(small: bool, seed: int) -> _runner.Outcome:
+    """Train the same network with each method of METHODS; one table row per method."""
     cfg = SMALL if small else FULL
     data = (two_moons(100, seed + 1), two_moons(100, seed + 2), two_moons(2000, seed + 3))
     with _report.single_thread():
         results = {method: train(method, data, cfg, seed) for method in METHODS}
     rows = [r[2] for r in results.values()]
-    out = _report.paths(out_dir, NAME)
-    _plot(results, data, cfg, out)
     none = rows[0]
     summary = (f"without regularisation the test loss fell to {none['best_test_loss']:.2f} (epoch "
                f"{none['best_test_epoch']}) and ended at {none['final_test_loss']:.2f} while the training loss went "
@@ -135,5 +129,12 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
              f"points. Network 2-{cfg['hidden']}-{cfg['hidden']}-1 (ReLU, He normal, sigmoid output fused in the "
              f"loss), Adam lr {cfg['lr']:g}, batch 32, up to {cfg['epochs']} epochs, the same initial weights for "
              "every method. Losses are binary cross-entropy without the penalty terms.")
-    _report.write_tables(rows, out, "Regularisation: train and test curves", setup, summary)
-    return _report.finish(out, summary)
+    return _runner.Outcome("Regularisation: train and test curves", rows, _plot(results, data, cfg), setup, summary)
+
+
+def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
+    """Run the regularisation study; writes regularization.{png,csv,md} into `out_dir`.
+
+    Returns {"png", "csv", "markdown", "summary"}.
+    """
+    return _runner.run(NAME, out_dir, study, small, seed)

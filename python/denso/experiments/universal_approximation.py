@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import Dense, LearningRateScheduler, Sequential, optim
-from . import _report
+from . import _report, _runner
 
 NAME = "universal-approximation"
 FULL = {"units": (1, 2, 4, 8, 16, 32, 64), "lrs": (0.03, 0.1), "seeds": 2, "epochs": 4000, "n": 128}
@@ -58,7 +58,7 @@ def _units(row) -> str:
     return f"{row['units']} unit{'s' if row['units'] != 1 else ''}"
 
 
-def _plot(rows, fits, x_grid, out):
+def _plot(rows, fits, x_grid):
     fig, (ax_err, ax_params, ax_fit) = _report.new_figure(3)
     for i, depth in enumerate((1, 2)):
         label = f"{depth} hidden layer{'s' if depth > 1 else ''}"
@@ -78,19 +78,11 @@ def _plot(rows, fits, x_grid, out):
         ax_fit.plot(x_grid, pred, color=f"C{i + 2}", lw=1.1, label=label)
     ax_fit.set(xlabel="x", ylabel="y", title="Fits with one hidden layer")
     ax_fit.legend(fontsize=7)
-    _report.save_figure(fig, out["png"])
+    return fig
 
 
-def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
-    """Run the universal-approximation study; writes universal_approximation.{png,csv,md}.
-
-    Returns {"png", "csv", "markdown", "summary"}.
-    """
-    _report.require_matplotlib()  # fail before training, not after
-    cfg = SMALL if small else FULL
-    x = np.linspace(-1.0, 1.0, cfg["n"]).reshape(-1, 1)
-    x_grid = np.linspace(-1.0, 1.0, 1001).reshape(-1, 1)
-    y, y_grid = target(x), target(x_grid)
+def _fit_sizes(x, y, x_grid, y_grid, cfg, seed) -> tuple:
+    """(rows, fits): one row per (depth, units) network, and the one-layer fits to draw."""
     rows, fits = [], []
     with _report.single_thread():
         for depth in (1, 2):
@@ -105,17 +97,35 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
                              "test_mse": float(np.mean((pred - y_grid) ** 2)), "lr": lr, "seed": used_seed})
                 if depth == 1 and units in [u for u in cfg["units"] if u >= 2][:3]:
                     fits.append((f"{units} units", pred.ravel()))
-    out = _report.paths(out_dir, NAME)
-    _plot(rows, fits, x_grid.ravel(), out)
+    return rows, fits
+
+
+def _summary(rows) -> str:
     one = [r for r in rows if r["hidden_layers"] == 1]
     two = [r for r in rows if r["hidden_layers"] == 2]
     best_one = min(one, key=lambda r: r["test_mse"])
-    summary = (f"one hidden layer: test MSE {one[0]['test_mse']:.2g} with {_units(one[0])}, "
-               f"{best_one['test_mse']:.2g} at best ({_units(best_one)}), {one[-1]['test_mse']:.2g} with "
-               f"{_units(one[-1])}; the same {two[-1]['units']} units in two layers: {two[-1]['test_mse']:.2g}")
+    return (f"one hidden layer: test MSE {one[0]['test_mse']:.2g} with {_units(one[0])}, "
+            f"{best_one['test_mse']:.2g} at best ({_units(best_one)}), {one[-1]['test_mse']:.2g} with "
+            f"{_units(one[-1])}; the same {two[-1]['units']} units in two layers: {two[-1]['test_mse']:.2g}")
+
+
+def study(small: bool, seed: int) -> _runner.Outcome:
+    """Fit the target with each width, in one and in two hidden layers; one table row per network."""
+    cfg = SMALL if small else FULL
+    x = np.linspace(-1.0, 1.0, cfg["n"]).reshape(-1, 1)
+    x_grid = np.linspace(-1.0, 1.0, 1001).reshape(-1, 1)
+    rows, fits = _fit_sizes(x, target(x), x_grid, target(x_grid), cfg, seed)
     setup = (f"Target f(x) = sin(2πx) + 0.4·sin(6πx)·exp(−2x²) on [-1, 1]; {cfg['n']} training points, test on a "
              f"1001-point grid, no noise. tanh hidden units, linear output, MSE loss; Adam for {cfg['epochs']} "
              f"full-batch steps with cosine decay to lr/100, lr in {list(cfg['lrs'])} × {cfg['seeds']} seed(s), "
              "keeping the run with the lowest training loss. Two layers split the units evenly.")
-    _report.write_tables(rows, out, "Universal approximation: error against width", setup, summary)
-    return _report.finish(out, summary)
+    return _runner.Outcome("Universal approximation: error against width", rows, _plot(rows, fits, x_grid.ravel()),
+                           setup, _summary(rows))
+
+
+def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
+    """Run the universal-approximation study; writes universal_approximation.{png,csv,md}.
+
+    Returns {"png", "csv", "markdown", "summary"}.
+    """
+    return _runner.run(NAME, out_dir, study, small, seed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import Dense, Sequential, Tensor, categorical_crossentropy, dense, optim
-from . import _data, _report
+from . import _data, _report, _runner
 
 NAME = "vanishing-gradients"
 NETWORKS = {  # label: (hidden activation, kernel initializer)
@@ -56,7 +56,7 @@ def first_epoch(activation, init, x, y, cfg, seed):
             "loss_before": loss0, "loss_after": loss1}
 
 
-def _plot(results, out, cfg):
+def _plot(results, cfg):
     fig, (ax_init, ax_steps, ax_loss) = _report.new_figure(3)
     layers = np.arange(1, cfg["depth"] + 2)
     for i, (label, res) in enumerate(results.items()):
@@ -73,20 +73,11 @@ def _plot(results, out, cfg):
     ax_loss.set(xlabel="SGD step (first epoch)", ylabel="mini-batch loss", title="Training loss, first epoch")
     for ax in (ax_init, ax_steps, ax_loss):
         ax.legend(fontsize=7)
-    _report.save_figure(fig, out["png"])
+    return fig
 
 
-def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
-    """Run the vanishing-gradient study; writes vanishing_gradients.{png,csv,md} into `out_dir`.
-
-    Returns {"png", "csv", "markdown", "summary"}.
-    """
-    _report.require_matplotlib()  # fail before training, not after
-    cfg = SMALL if small else FULL
-    x, y = _data.mixture_classification(cfg["n"], seed)
-    x = (x - x.mean(axis=0)) / x.std(axis=0)
-    with _report.single_thread():
-        results = {label: first_epoch(act, init, x, y, cfg, seed) for label, (act, init) in NETWORKS.items()}
+def _rows(results, cfg) -> list:
+    """One row per network and layer: its gradient norms at initialisation and over the first epoch."""
     rows = []
     for label, res in results.items():
         for layer in range(cfg["depth"] + 1):
@@ -95,18 +86,32 @@ def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
                          "relative_to_last_layer": res["init"][layer] / res["init"][-1],
                          "grad_norm_first_epoch_mean": float(res["steps"][:, layer].mean()),
                          "grad_norm_end_of_epoch": float(res["steps"][-1, layer])})
-    out = _report.paths(out_dir, NAME)
-    _plot(results, out, cfg)
-    parts = []
-    for label, res in results.items():
-        parts.append(f"{label}: layer 1 gets {res['init'][0] / res['init'][-1]:.1e}× the last layer's gradient "
-                     f"(loss {res['loss_before']:.2f} → {res['loss_after']:.2f} after one epoch)")
-    summary = "; ".join(parts)
+    return rows
+
+
+def study(small: bool, seed: int) -> _runner.Outcome:
+    """One epoch of each network in NETWORKS; the table has one row per network and layer."""
+    cfg = SMALL if small else FULL
+    x, y = _data.mixture_classification(cfg["n"], seed)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    with _report.single_thread():
+        results = {label: first_epoch(act, init, x, y, cfg, seed) for label, (act, init) in NETWORKS.items()}
+    summary = "; ".join(f"{label}: layer 1 gets {res['init'][0] / res['init'][-1]:.1e}× the last layer's gradient "
+                        f"(loss {res['loss_before']:.2f} → {res['loss_after']:.2f} after one epoch)"
+                        for label, res in results.items())
     steps = -(-cfg["n"] // cfg["batch"])
     setup = (f"Networks of {cfg['depth']} hidden layers of {cfg['width']} units and a 10-way softmax output, on a "
              f"synthetic 10-class problem ({cfg['n']} samples, 64 standardised features). Gradient norms "
              "‖dL/dW_l‖ (Frobenius) at initialisation on 512 samples, then at each of the "
              f"{steps} steps of one epoch of SGD (lr {cfg['lr']}, batch {cfg['batch']}). "
              "relative_to_last_layer = layer's norm / output layer's norm at initialisation.")
-    _report.write_tables(rows, out, "Vanishing gradients: sigmoid against ReLU + He", setup, summary)
-    return _report.finish(out, summary)
+    return _runner.Outcome("Vanishing gradients: sigmoid against ReLU + He", _rows(results, cfg),
+                           _plot(results, cfg), setup, summary)
+
+
+def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
+    """Run the vanishing-gradient study; writes vanishing_gradients.{png,csv,md} into `out_dir`.
+
+    Returns {"png", "csv", "markdown", "summary"}.
+    """
+    return _runner.run(NAME, out_dir, study, small, seed)

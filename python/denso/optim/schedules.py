@@ -9,31 +9,17 @@ Each schedule is a pure function of t with validated arguments and a JSON-serial
 from __future__ import annotations
 
 import math
-import numbers
 
-from .optimizer import check_real
+from .._checks import check_positive_int, check_real
 
 __all__ = ["Schedule", "InverseTimeDecay", "StepDecay", "ExponentialDecay", "CosineDecay", "get", "from_config"]
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be a positive integer, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_positive(name: str, value) -> float:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not float(value) > 0:
-        raise ValueError(f"`{name}` must be a finite number > 0, got {float(value)!r}")
-    return check_real(name, value)
 
 
 class Schedule:
     """Base class: ``schedule(t)`` checks t (a finite number >= 0) and returns ``self.lr_at(t)``."""
 
     name = ""
+    fields = None  # the constructor's arguments, in order: what config() records
 
     def __call__(self, t) -> float:
         return float(self.lr_at(check_real("t", t)))
@@ -44,7 +30,9 @@ class Schedule:
 
     def config(self) -> dict:
         """Arguments as a JSON-serialisable dict, with the schedule's ``name``."""
-        raise NotImplementedError
+        if self.fields is None:
+            raise NotImplementedError(f"{type(self).__name__} must set `fields` or define config()")
+        return {"name": self.name, **{key: getattr(self, key) for key in self.fields}}
 
     def get_config(self) -> dict:
         """Alias of :meth:`config` (the Keras name)."""
@@ -84,6 +72,7 @@ class InverseTimeDecay(Schedule):
     """
 
     name = "inverse_time_decay"
+    fields = ("lr0", "decay_rate")
 
     def __init__(self, lr0: float, decay_rate: float):
         self.lr0 = check_real("lr0", lr0)
@@ -91,9 +80,6 @@ class InverseTimeDecay(Schedule):
 
     def lr_at(self, t: float) -> float:
         return self.lr0 / (1.0 + self.decay_rate * t)
-
-    def config(self) -> dict:
-        return {"name": self.name, "lr0": self.lr0, "decay_rate": self.decay_rate}
 
 
 class StepDecay(Schedule):
@@ -110,17 +96,15 @@ class StepDecay(Schedule):
     """
 
     name = "step_decay"
+    fields = ("lr0", "step_size", "gamma")
 
     def __init__(self, lr0: float, step_size: int, gamma: float = 0.1):
         self.lr0 = check_real("lr0", lr0)
-        self.step_size = _check_positive_int("step_size", step_size)
-        self.gamma = _check_positive("gamma", gamma)
+        self.step_size = check_positive_int("step_size", step_size)
+        self.gamma = check_real("gamma", gamma, low_open=True)
 
     def lr_at(self, t: float) -> float:
         return self.lr0 * self.gamma ** math.floor(t / self.step_size)
-
-    def config(self) -> dict:
-        return {"name": self.name, "lr0": self.lr0, "step_size": self.step_size, "gamma": self.gamma}
 
 
 class ExponentialDecay(Schedule):
@@ -130,22 +114,21 @@ class ExponentialDecay(Schedule):
         lr0: initial learning rate, >= 0.
         gamma: factor per unit of t, > 0.
 
-    Example:
-        >>> ExponentialDecay(1.0, gamma=0.5)(3)
-        0.125
+    Example (t need not be whole: the rate decays between epochs too, unlike StepDecay):
+        >>> sched = ExponentialDecay(1.0, gamma=0.5)
+        >>> sched(3), sched(3.5)
+        (0.125, 0.08838834764831845)
     """
 
     name = "exponential_decay"
+    fields = ("lr0", "gamma")
 
     def __init__(self, lr0: float, gamma: float):
         self.lr0 = check_real("lr0", lr0)
-        self.gamma = _check_positive("gamma", gamma)
+        self.gamma = check_real("gamma", gamma, low_open=True)
 
     def lr_at(self, t: float) -> float:
         return self.lr0 * self.gamma ** t
-
-    def config(self) -> dict:
-        return {"name": self.name, "lr0": self.lr0, "gamma": self.gamma}
 
 
 class CosineDecay(Schedule):
@@ -159,16 +142,18 @@ class CosineDecay(Schedule):
         t_max: epochs (or steps) to reach lr_min, a positive integer.
         lr_min: final learning rate, in [0, lr0].
 
-    Example:
-        >>> CosineDecay(1.0, t_max=4)(2)
-        0.5
+    Example (halfway at t_max / 2, then held at lr_min from t_max on):
+        >>> sched = CosineDecay(1.0, t_max=4)
+        >>> sched(2), sched(10)
+        (0.5, 0.0)
     """
 
     name = "cosine_decay"
+    fields = ("lr0", "t_max", "lr_min")
 
     def __init__(self, lr0: float, t_max: int, lr_min: float = 0.0):
         self.lr0 = check_real("lr0", lr0)
-        self.t_max = _check_positive_int("t_max", t_max)
+        self.t_max = check_positive_int("t_max", t_max)
         self.lr_min = check_real("lr_min", lr_min)
         if self.lr_min > self.lr0:
             raise ValueError(f"`lr_min` must not exceed `lr0`, got lr_min={self.lr_min!r} > lr0={self.lr0!r}")
@@ -177,9 +162,6 @@ class CosineDecay(Schedule):
         if t >= self.t_max:
             return self.lr_min
         return self.lr_min + (self.lr0 - self.lr_min) * (1.0 + math.cos(math.pi * t / self.t_max)) / 2.0
-
-    def config(self) -> dict:
-        return {"name": self.name, "lr0": self.lr0, "t_max": self.t_max, "lr_min": self.lr_min}
 
 
 _REGISTRY = {cls.name: cls for cls in (InverseTimeDecay, StepDecay, ExponentialDecay, CosineDecay)}

@@ -1,0 +1,125 @@
+"""The data a command works on: a named dataset or a .csv/.npz file, split into train and test rows."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+from .. import datasets, synthetic
+from .arguments import UsageError
+
+DEFAULT_TEST_SPLIT = 0.2
+
+# Training defaults per kind of data; any option given on the command line wins.
+DEFAULTS = {
+    "fashion-mnist": {"layers": (256, 128), "epochs": 10, "batch_size": 128, "lr": 1e-3},
+    "mnist": {"layers": (256, 128), "epochs": 10, "batch_size": 128, "lr": 1e-3},
+    "spirals": {"layers": (32, 32), "epochs": 60, "batch_size": 32, "lr": 1e-2},
+    "function": {"layers": (32, 32), "epochs": 100, "batch_size": 32, "lr": 1e-2},
+    "file": {"layers": (64,), "epochs": 20, "batch_size": 32, "lr": 1e-3},
+}
+
+
+@dataclasses.dataclass
+class Data:
+    """Train and test arrays plus what to say about them."""
+
+    name: str                 # dataset name or file path
+    kind: str                 # a key of DEFAULTS
+    description: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+
+
+def _default_data() -> tuple:
+    """(dataset name, why): Fashion-MNIST when its files are here, else the two spirals."""
+    directory = datasets.fashion_mnist_dir()
+    if directory is not None:
+        return "fashion-mnist", f"default job: Fashion-MNIST, found in {directory}"
+    looked = ", ".join(datasets.search_dirs("fashion-mnist"))
+    return "spirals", (f"default job: Fashion-MNIST is not installed (looked in {looked}), so training on the built-in "
+                       "two-spirals problem instead; for Fashion-MNIST run `apt-get install dataset-fashion-mnist` "
+                       "or `denso train --data fashion-mnist` (downloads it)")
+
+
+def _is_dataset_name(data: str) -> bool:
+    return data in datasets.NAMES and not os.path.exists(data)
+
+
+def _missing(data: str) -> Exception:
+    if os.path.splitext(data)[1] or os.sep in data:
+        return FileNotFoundError(f"no such file: {data!r}")
+    return FileNotFoundError(f"{data!r} is neither a dataset name ({', '.join(datasets.NAMES)}) nor an existing file")
+
+
+def _existing_table_file(path: str, target) -> bool:
+    """Check that `path` exists and that --target fits its kind; True for an .npz file."""
+    if not os.path.exists(path):
+        raise _missing(path)
+    is_npz = path.lower().endswith(".npz")
+    if is_npz and target is not None:
+        raise UsageError("--target applies to CSV files; an .npz file holds its labels in the array 'y'")
+    return is_npz
+
+
+def load_named(name: str) -> Data:
+    """A named dataset with its own test split."""
+    (x, y), (x_test, y_test) = datasets.load_dataset(name)
+    kind = name if name in DEFAULTS else "function" if name in synthetic.FUNCTIONS else "file"
+    return Data(name, kind, datasets.NAMES[name], x, y, x_test, y_test)
+
+
+def load_file(path: str, target, test_split, seed: int) -> Data:
+    """A .csv/.npz file; its rows are split into train and test unless it carries a test set."""
+    is_npz = _existing_table_file(path, target)
+    table = datasets.read_table(path, -1 if target is None else target)
+    what = f"{path}: {table.x.shape[0]:,} rows, {table.x.shape[1]} features"
+    if not is_npz:
+        what += f", target column {table.target_name!r}"
+    if table.x_test is not None:
+        if test_split is not None:
+            raise UsageError(f"{path} has its own test set (x_test, y_test); leave out --test-split")
+        return Data(path, "file", what + f", and its own test set of {table.x_test.shape[0]:,} rows",
+                    table.x, table.y, table.x_test, table.y_test)
+    split = DEFAULT_TEST_SPLIT if test_split is None else test_split
+    if split == 0:
+        return Data(path, "file", what + " (no test split)", table.x, table.y)
+    train, test = datasets.split_rows(table.x.shape[0], split, seed)
+    return Data(path, "file", what + f", {test.size:,} of them held out for testing (--test-split {split:g})",
+                table.x[train], table.y[train], table.x[test], table.y[test])
+
+
+def load_training_data(args) -> tuple:
+    """(Data, a note saying why when it is the default job)."""
+    note = None
+    data = args.data
+    if data is None:
+        data, note = _default_data()
+    if _is_dataset_name(data):
+        if args.target is not None or args.test_split is not None:
+            raise UsageError(f"--target and --test-split apply to .csv/.npz files; {data!r} is a built-in dataset "
+                             "with its own test split")
+        return load_named(data), note
+    return load_file(data, args.target, args.test_split, args.seed), note
+
+
+def load_eval_data(data: str, target, model, need_target: bool) -> tuple:
+    """(label, x, y) to evaluate or predict on: a named dataset's test split, or every row of a file."""
+    if _is_dataset_name(data):
+        if target is not None:
+            raise UsageError(f"--target applies to .csv files; {data!r} is a built-in dataset")
+        (_, _), (x, y) = datasets.load_dataset(data)
+        label = f"{data} test split"
+    else:
+        is_npz = _existing_table_file(data, target)
+        if target is None and not need_target and not is_npz:
+            # predict: the last column is the target when the file has one column more than the model's inputs
+            target = -1 if len(datasets.csv_columns(data)) == model.input_dim + 1 else None
+        table = datasets.read_table(data, -1 if target is None and need_target else target)
+        x, y, label = table.x, table.y, f"{data} (all rows)"
+    if x.shape[1] != model.input_dim:
+        raise ValueError(f"{label} has {x.shape[1]} feature columns, but the model takes {model.input_dim} inputs")
+    return label, x, y

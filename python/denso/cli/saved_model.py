@@ -1,0 +1,74 @@
+"""The commands on a saved model: `denso evaluate`, `denso predict` and `denso summary`."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .arguments import set_threads
+from .data import load_eval_data
+from .output import check_output_path, metrics_table, say
+
+
+def load_model_file(path: str):
+    """The model saved at `path` (denso.load_model, whose errors name the file)."""
+    from ..io import load_model
+    return load_model(path)
+
+
+def cmd_evaluate(args) -> int:
+    """Run `denso evaluate`; returns the exit status."""
+    set_threads(args)
+    model = load_model_file(args.model)
+    if model.loss is None:
+        raise ValueError(f"{args.model} holds a model that was never compiled: it has no loss to evaluate")
+    label, x, y = load_eval_data(args.data, args.target, model, need_target=True)
+    say(f"denso: evaluating {args.model} on {label}: {x.shape[0]:,} samples")
+    say(metrics_table([("test" if "test split" in label else "data", model.evaluate(x, y, batch_size=args.batch_size))]))
+    return 0
+
+
+def prediction_columns(model, outputs: np.ndarray) -> tuple:
+    """(header names, 2-D array) of the predictions file."""
+    loss = model.loss.name if model.loss is not None else None
+    k = outputs.shape[1]
+    if loss == "categorical_crossentropy":
+        return ["prediction"] + [f"prob_{i}" for i in range(k)], np.column_stack([outputs.argmax(axis=1), outputs])
+    if loss == "binary_crossentropy":
+        if k == 1:
+            return ["prediction", "prob_1"], np.column_stack([outputs[:, 0] >= 0.5, outputs])
+        return [f"prob_{i}" for i in range(k)], outputs
+    if k == 1:
+        return ["prediction"], outputs
+    return [f"prediction_{i}" for i in range(k)], outputs
+
+
+def cmd_predict(args) -> int:
+    """Run `denso predict`; returns the exit status."""
+    out = check_output_path(args.out, "--out") if args.out else None
+    set_threads(args)
+    model = load_model_file(args.model)
+    label, x, _ = load_eval_data(args.data, args.target, model, need_target=False)
+    names, table = prediction_columns(model, model.predict(x, batch_size=args.batch_size))
+    integer = [n == "prediction" and model.loss is not None and model.loss.name != "mse" for n in names]
+    fmt = ["%d" if is_int else "%.6g" for is_int in integer]
+    if out is None:
+        np.savetxt(sys.stdout, table, fmt=fmt, delimiter=",", header=",".join(names), comments="")
+        return 0
+    with open(out, "w") as f:
+        np.savetxt(f, table, fmt=fmt, delimiter=",", header=",".join(names), comments="")
+    say(f"denso: wrote {table.shape[0]:,} predictions for {label} to {out}")
+    return 0
+
+
+def cmd_summary(args) -> int:
+    """Run `denso summary`; returns the exit status."""
+    model = load_model_file(args.model)
+    model.summary(print_fn=print)
+    if model.loss is not None:
+        say(f"Loss: {model.loss.name}; metrics: {', '.join(model.metrics) or 'none'}",
+            f"Optimizer: {model.optimizer!r}",
+            f"Trained: {model._epoch} epochs, {model._step:,} steps")
+    else:
+        say("Not compiled (no loss or optimizer saved)")
+    return 0

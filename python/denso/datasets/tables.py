@@ -1,0 +1,190 @@
+"""Reading numeric tables from CSV (.csv, .tsv) and .npz files, with errors that name the bad row and column."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import zipfile
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Table:
+    """Rows read from a CSV or .npz file: features x (n, d) float32, target y (n,) or None."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    feature_names: list
+    target_name: str | None
+    x_test: np.ndarray | None = None   # an .npz may carry its own test split
+    y_test: np.ndarray | None = None
+
+
+def read_table(path, target=-1) -> Table:
+    """Read a .csv (or .tsv) or .npz file into a Table (see load_csv and load_npz for the rules).
+
+    Raises FileNotFoundError for a missing file and ValueError for one that cannot be used.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory, not a data file")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npz":
+        return _read_npz(path)
+    if ext in (".csv", ".tsv", ".txt"):
+        return _read_csv(path, target, "\t" if ext == ".tsv" else ",")
+    raise ValueError(f"{path!r}: unsupported file type {ext or '(no extension)'!r}; denso reads .csv, .tsv and .npz")
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+        return True
+    except ValueError:
+        return False
+
+
+def _csv_rows(path: str, delimiter: str):
+    """The rows of a CSV file as lists of stripped strings (blank lines skipped)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            for row in csv.reader(f, delimiter=delimiter):
+                if row and any(field.strip() for field in row):
+                    yield [field.strip() for field in row]
+    except UnicodeDecodeError:
+        raise ValueError(f"{path!r} is not a text CSV file (it is not UTF-8)") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path!r} is not a valid CSV file: {exc}") from None
+
+
+def _csv_header(path: str, delimiter: str):
+    """(column names, whether the first row is a header); raises ValueError for a file without data rows."""
+    rows = _csv_rows(path, delimiter)
+    first = next(rows, None)
+    if first is None:
+        raise ValueError(f"{path!r} is empty")
+    has_header = not all(_is_number(field) for field in first)
+    if has_header and next(rows, None) is None:
+        raise ValueError(f"{path!r} has a header but no data rows")
+    names = first if has_header else [str(i) for i in range(len(first))]
+    if has_header and len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"{path!r} has two columns named {dup!r}")
+    return names, has_header
+
+
+def csv_columns(path) -> list:
+    """The column names of a CSV file ("0", "1", ... when it has no header)."""
+    path = os.fspath(path)
+    return _csv_header(path, "\t" if path.lower().endswith(".tsv") else ",")[0]
+
+
+def _target_index(path: str, names: list, target) -> int | None:
+    """The column index of `target` (a name, or an integer index that may be negative), or None."""
+    if target is None:
+        return None
+    if isinstance(target, str) and target in names:
+        return names.index(target)
+    try:
+        index = int(target)
+    except (TypeError, ValueError):
+        index = None
+    if index is not None and -len(names) <= index < len(names):
+        return index % len(names)
+    shown = ", ".join(repr(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
+    raise ValueError(f"{path!r} has no target column {target!r}; its columns are {shown} "
+                     f"(give a name or a 0-based index)")
+
+
+def _diagnose_csv(path: str, delimiter: str, names: list, has_header: bool):
+    """Scan the file to name the first bad field; raises ValueError (returns if nothing is found)."""
+    rows = _csv_rows(path, delimiter)
+    if has_header:
+        next(rows)
+    for line, row in enumerate(rows, start=2 if has_header else 1):
+        if len(row) != len(names):
+            raise ValueError(f"{path!r} row {line} has {len(row)} fields, but the file has {len(names)} columns")
+        for name, field in zip(names, row):
+            where = f"{path!r} row {line}, column {name!r}"
+            if field == "":
+                raise ValueError(f"{where} is empty; denso needs every value (fill or drop missing values first)")
+            if not _is_number(field):
+                raise ValueError(f"{where} holds {field!r}, which is not a number; denso reads numeric columns only "
+                                 "(encode categories as numbers first)")
+
+
+def _read_csv(path: str, target, delimiter: str) -> Table:
+    names, has_header = _csv_header(path, delimiter)
+    index = _target_index(path, names, target)
+    try:
+        data = np.loadtxt(path, delimiter=delimiter, skiprows=int(has_header), ndmin=2, dtype=np.float64,
+                          encoding="utf-8-sig", quotechar='"', comments=None)
+    except ValueError as exc:
+        _diagnose_csv(path, delimiter, names, has_header)
+        raise ValueError(f"{path!r} could not be read as numbers: {exc}") from None
+    if data.shape[1] != len(names):
+        _diagnose_csv(path, delimiter, names, has_header)
+        raise ValueError(f"{path!r} has {data.shape[1]} columns of data but {len(names)} header names")
+    bad = ~np.isfinite(data)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"{path!r} row {row + 1 + has_header}, column {names[col]!r} is {data[row, col]}; "
+                         "denso needs finite numbers")
+    features = [i for i in range(len(names)) if i != index]
+    if not features:
+        raise ValueError(f"{path!r} has no feature columns besides the target {names[index]!r}")
+    y = None
+    if index is not None:
+        y = data[:, index]
+        if np.array_equal(y, np.round(y)) and np.abs(y).max(initial=0) < 2**53:
+            y = y.astype(np.int64)
+    return Table(data[:, features].astype(np.float32), y, [names[i] for i in features],
+                 None if index is None else names[index])
+
+
+def _read_npz(path: str) -> Table:
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ValueError(f"{path!r} is not a readable .npz file: {exc}") from None
+    if {"header", "params"} <= set(arrays):
+        raise ValueError(f"{path!r} is a denso model file, not a data file")
+
+    def pick(*keys):
+        return next((arrays[k] for k in keys if k in arrays), None)
+
+    x, y = pick("x", "X"), pick("y", "Y")
+    if x is None or y is None:
+        raise ValueError(f"{path!r} must hold arrays named 'x' (or 'X') and 'y'; it holds {sorted(arrays) or 'none'}")
+    x_test, y_test = pick("x_test", "X_test"), pick("y_test", "Y_test")
+    if (x_test is None) != (y_test is None):
+        raise ValueError(f"{path!r} must hold both 'x_test' and 'y_test', or neither")
+    x, y = _npz_pair(path, x, y, "")
+    if x_test is not None:
+        x_test, y_test = _npz_pair(path, x_test, y_test, "_test")
+        if x_test.shape[1] != x.shape[1]:
+            raise ValueError(f"{path!r}: 'x_test' has {x_test.shape[1]} columns but 'x' has {x.shape[1]}")
+    return Table(x, y, [str(i) for i in range(x.shape[1])], "y", x_test, y_test)
+
+
+def _npz_pair(path: str, x, y, suffix: str):
+    """Checked (x float32 2-D, y 1-D/2-D) from an .npz file."""
+    for name, arr in ((f"x{suffix}", x), (f"y{suffix}", y)):
+        if arr.dtype.kind not in "iubf":
+            raise ValueError(f"{path!r}: {name!r} must hold numbers, got dtype {arr.dtype}")
+        if arr.size and not np.isfinite(arr).all():
+            raise ValueError(f"{path!r}: {name!r} holds NaN or infinite values")
+    if x.ndim != 2:
+        raise ValueError(f"{path!r}: 'x{suffix}' must be 2-D (samples × features), got shape {x.shape}")
+    if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
+        raise ValueError(f"{path!r}: 'y{suffix}' must have one row per row of 'x{suffix}' ({x.shape[0]}), "
+                         f"got shape {y.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{path!r}: 'x{suffix}' has no rows")
+    if y.dtype.kind == "f" and np.array_equal(y, np.round(y)) and y.ndim == 1:
+        y = y.astype(np.int64)
+    return x.astype(np.float32), y
