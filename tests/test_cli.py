@@ -243,7 +243,7 @@ def test_network_options_build_the_described_model(tmp_path, monkeypatch, capsys
     assert all(layer.l2 == 1e-4 and layer.l1 == 1e-5 for layer in dense)
     assert dense[0].activation == "tanh" and dense[-1].activation == "identity"
     assert model.optimizer.config()["name"] == "sgd" and model.optimizer.lr == 0.05
-    assert model.seed == 3 and model._epoch == 2
+    assert model.seed == 3 and model.epochs_trained == 2
 
 
 def test_early_stopping_stops_and_keeps_the_best_weights(tmp_path, monkeypatch, capsys):
@@ -289,11 +289,11 @@ def test_folding_the_standardisation_keeps_the_outputs():
                              dtype="float64")
     model.compile("adam", "categorical_crossentropy", ["accuracy"])
     model.fit(scaler.transform(x), np.arange(50) % 2, epochs=1, batch_size=10, verbose=0)
-    assert model._step == 5
+    assert model.steps_trained == 5
     before = model.predict(scaler.transform(x))
     cli.fold_standardization(model, scaler)
     np.testing.assert_allclose(model.predict(x), before, rtol=1e-9, atol=1e-12)
-    assert model._step == 0  # a fresh optimizer: the old moments belonged to the scaled inputs
+    assert model.steps_trained == 0  # a fresh optimizer: the old moments belonged to the scaled inputs
 
 
 def test_predict_classifier_to_stdout_and_summary(tmp_path, monkeypatch, capsys):

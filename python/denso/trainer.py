@@ -11,6 +11,7 @@ from . import _core
 from ._checks import require_number, require_positive_int
 from .callbacks import CallbackList, History, LearningRateScheduler
 from .engines import make_engine
+from .holdout import holdout
 from .metrics import epoch_logs
 from .progress import ProgressBar
 from .samples import Samples, check_samples
@@ -168,11 +169,5 @@ class Trainer:
             raise ValueError("`x` must hold at least one sample")
         if o.validation_data is not None:
             return data, check_samples(self.model, o.validation_data[0], o.validation_data[1], "validation_data[0]")
-        if o.validation_split == 0.0:
-            return data, None
-        n_val = int(round(len(data) * o.validation_split))
-        if n_val == 0 or n_val == len(data):
-            raise ValueError(f"`validation_split`={o.validation_split} leaves {n_val} of {len(data)} samples for "
-                             "validation; it must leave at least one sample on each side")
-        cut = len(data) - n_val
-        return data.rows(slice(None, cut)), data.rows(slice(cut, None))
+        train, val = holdout((data.x, data.y, data.labels), o.validation_split)
+        return Samples(*train), None if val is None else Samples(*val)

@@ -12,7 +12,7 @@ from .output import check_output_path, metrics_table, say
 
 def load_model_file(path: str):
     """The model saved at `path` (denso.load_model, whose errors name the file)."""
-    from ..io import load_model
+    from ..loading import load_model
     return load_model(path)
 
 
@@ -68,7 +68,7 @@ def cmd_summary(args) -> int:
     if model.loss is not None:
         say(f"Loss: {model.loss.name}; metrics: {', '.join(model.metrics) or 'none'}",
             f"Optimizer: {model.optimizer!r}",
-            f"Trained: {model._epoch} epochs, {model._step:,} steps")
+            f"Trained: {model.epochs_trained} epochs, {model.steps_trained:,} steps")
     else:
         say("Not compiled (no loss or optimizer saved)")
     return 0

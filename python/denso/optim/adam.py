@@ -1,7 +1,8 @@
 """Adam (optionally AMSGrad) and AdamW (torch.optim.Adam / torch.optim.AdamW)."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_real
+from .._checks import check_real
+from .optimizer import Optimizer
 
 
 def _check_betas(betas) -> tuple:

@@ -6,26 +6,15 @@ arguments, owns the state arrays and counts steps.
 """
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 
 from .. import _core
+from .._checks import check_real
 from .._memory import aligned_zeros
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def check_real(name: str, value, low: float = 0.0, high: float | None = None) -> float:
-    """`value` as a float in [low, high) (or >= low); TypeError/ValueError naming `name` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < low or (high is not None and value >= high):
-        bounds = f"in [{low:g}, {high:g})" if high is not None else f">= {low:g}"
-        raise ValueError(f"`{name}` must be a finite number {bounds}, got {value!r}")
-    return value
 
 
 def _describe(obj) -> str:

@@ -1,7 +1,8 @@
 """RMSprop, optionally centered and with momentum (torch.optim.RMSprop)."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_real
+from .._checks import check_real
+from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):

@@ -1,7 +1,8 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD)."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_real
+from .._checks import check_real
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
