@@ -212,3 +212,15 @@ def test_layers_know_their_place_in_the_flat_buffer():
     assert (first.position, dropout.position, last.position) == (0, 1, 2)
     assert (first.weight_offset, first.bias_offset, last.weight_offset, last.bias_offset) == (0, 20, 25, None)
     np.testing.assert_array_equal(model.flat_parameter.data[25:40], last.weight.data.reshape(-1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_penalty_value_and_gradient_match_numpy(dtype):
+    w = np.random.default_rng(1).standard_normal((7, 5)).astype(dtype)
+    expected = 0.3 * float((w.astype(np.float64) ** 2).sum()) + 0.2 * float(np.abs(w.astype(np.float64)).sum())
+    assert _core.weight_penalty(w, None, 0.2, 0.3) == pytest.approx(expected, rel=1e-12)
+    grad = np.ones_like(w)
+    assert _core.weight_penalty(w, grad, 0.2, 0.3) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(grad, 1 + 0.6 * w + 0.2 * np.sign(w), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"`grad` must have shape \(7, 5\), got \(5, 7\)"):
+        _core.weight_penalty(w, np.ones((5, 7), dtype=dtype), 0.2, 0.3)

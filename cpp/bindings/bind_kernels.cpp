@@ -155,17 +155,8 @@ double softmax_xent_labels_loss_py(const py::array& logits, const py::array& lab
   return dispatch_float(logits, "logits", [&](auto tag) {
     using T = decltype(tag);
     auto Z = matrix<T>(logits, "logits");
-    require_dtype<std::int64_t>(labels, "labels");
-    require_layout(labels, "labels", 1, false);
-    if (labels.shape(0) != Z.rows())
-      fail("`labels` must have " + std::to_string(Z.rows()) + " entries (one per row of `logits`), got shape " +
-           shape_str(labels));
+    const auto* y = labels_vector(labels, Z.rows(), Z.cols(), "logits");
     if (Z.rows() == 0) fail("`logits` must hold at least one sample, got 0 rows");
-    const auto* y = static_cast<const std::int64_t*>(labels.data());
-    for (Index i = 0; i < Z.rows(); ++i)
-      if (y[i] < 0 || y[i] >= Z.cols())
-        fail("`labels` must lie in [0, " + std::to_string(Z.cols()) + "), got " + std::to_string(y[i]) +
-             " at index " + std::to_string(i));
     auto G = loss_grad<T>(grad, Z, "logits");  // the kernel reads labels and logits while writing grad
     if (G)
       require_no_overlap(*G, "grad", Eigen::Map<const Eigen::Matrix<std::int64_t, 1, Eigen::Dynamic>>(y, Z.rows()),

@@ -79,16 +79,7 @@ Index check_data(LossKind loss, Index in, Index outputs, const py::array& x, con
     fail(uses_labels(loss) ? "this plan's loss needs integer `labels` and no `y`"
                            : "this plan's loss needs a target matrix `y` and no `labels`");
   if (!y.is_none()) require_shape(matrix<T>(as_array(y, "y"), "y"), "y", X.rows(), outputs);
-  if (!labels.is_none()) {
-    auto l = as_array(labels, "labels");
-    require_dtype<std::int64_t>(l, "labels");
-    require_layout(l, "labels", 1, false);
-    if (l.shape(0) != X.rows()) fail("`labels` must have one entry per row of `x`");
-    const auto* v = static_cast<const std::int64_t*>(l.data());
-    for (Index i = 0; i < X.rows(); ++i)
-      if (v[i] < 0 || v[i] >= outputs)
-        fail("`labels` must lie in [0, " + std::to_string(outputs) + "), got " + std::to_string(v[i]));
-  }
+  if (!labels.is_none()) labels_vector(labels, X.rows(), outputs, "x");
   return X.rows();
 }
 

@@ -34,13 +34,7 @@ Totals count_batch_py(LossKind kind, const py::array& logits, const py::object& 
                              : "this loss counts against a target matrix `y` and no `labels`");
     Totals t;
     if (!labels.is_none()) {
-      auto arr = as_array(labels, "labels");
-      require_dtype<std::int64_t>(arr, "labels");
-      require_layout(arr, "labels", 1, false);
-      if (arr.shape(0) != Z.rows()) fail("`labels` must have one entry per row of `logits`");
-      const auto* l = static_cast<const std::int64_t*>(arr.data());
-      for (Index r = 0; r < Z.rows(); ++r)
-        if (l[r] < 0 || l[r] >= Z.cols()) fail("`labels` must lie in [0, " + std::to_string(Z.cols()) + ")");
+      const auto* l = labels_vector(labels, Z.rows(), Z.cols(), "logits");
       count_batch<T>(kind, Z, Z, l, data_loss, penalty, t);  // y unused with labels
     } else {
       auto Y = matrix<T>(as_array(y, "y"), "y");

@@ -3,9 +3,10 @@
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <cmath>
+#include <cstdint>
 #include <sstream>
 #include <stdexcept>
-#include <cmath>
 #include <string>
 #include "denso/types.hpp"
 
@@ -90,6 +91,23 @@ T* flat_buffer(const py::object& obj, const char* name, Index size, bool writeab
          ", got shape " + shape_str(a));
   }
   return const_cast<T*>(static_cast<const T*>(a.data()));
+}
+
+// Integer class labels: a 1-D int64 array with one entry per row of `rows_of` (`rows` rows), each
+// in [0, classes). The one check of every binding that takes labels.
+inline const std::int64_t* labels_vector(const py::object& obj, Index rows, Index classes, const char* rows_of) {
+  auto a = as_array(obj, "labels");
+  require_dtype<std::int64_t>(a, "labels");
+  require_layout(a, "labels", 1, false);
+  if (a.shape(0) != rows)
+    fail("`labels` must have " + std::to_string(rows) + " entries (one per row of `" + rows_of + "`), got shape " +
+         shape_str(a));
+  const auto* v = static_cast<const std::int64_t*>(a.data());
+  for (Index i = 0; i < rows; ++i)
+    if (v[i] < 0 || v[i] >= classes)
+      fail("`labels` must lie in [0, " + std::to_string(classes) + "), got " + std::to_string(v[i]) + " at index " +
+           std::to_string(i));
+  return v;
 }
 
 // A 1-D vector of `length` (null when `a` is None).

@@ -41,18 +41,68 @@ class OptimizerConfig:
     decoupled_weight_decay: bool
     def __init__(self, kind: str | OptimizerKind = ..., **fields: float | bool) -> None: ...
 
+class LossKind:
+    """The loss a plan fuses with the last layer."""
+    mse: LossKind
+    bce_logits: LossKind
+    softmax_xent_labels: LossKind
+    softmax_xent: LossKind
+
+class TransformKind:
+    dropout: TransformKind
+    gaussian_noise: TransformKind
+
+class InputTransform:
+    """A training-only transform of a dense layer's input, keyed by the layer's model position."""
+    kind: TransformKind
+    value: float
+    layer: int
+    def __init__(self, kind: TransformKind, value: float, layer: int) -> None: ...
+
+class DenseSpec:
+    """A dense layer of a Plan; offsets index the flat parameter/gradient buffers."""
+    in_features: int
+    out_features: int
+    activation: Activation
+    weight_offset: int
+    bias_offset: int
+    def __init__(self, in_features: int, out_features: int, activation: Activation, alpha: float, use_bias: bool,
+                 l1: float, l2: float, weight_offset: int, bias_offset: int,
+                 transforms: list[InputTransform]) -> None: ...
+
+class Totals:
+    """Sums over the batches of a pass (read-only); `+=` adds a later pass."""
+    loss: float
+    data_loss: float
+    correct: float
+    abs_error: float
+    rows: int
+    batches: int
+    finite: bool
+    bad_batch: int
+    def __init__(self) -> None: ...
+    @staticmethod
+    def stopped_at(batch: int) -> Totals: ...
+    def __iadd__(self, other: Totals) -> Totals: ...
+
+def count_batch(loss: LossKind, logits: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray],
+                data_loss: float, penalty: float) -> Totals:
+    """Totals of one batch, counted as the plan counts its own (argmax; logit > 0 vs target >= 0.5; |error|)."""
+
 class Plan:
     """A compiled stack of dense layers + fused loss + optimizer over caller-owned flat buffers."""
-    def __init__(self, layers: list[dict], loss: str, optimizer: dict, max_batch: int, seed: int,
-                 params: np.ndarray, grads: np.ndarray, slots: list[np.ndarray]) -> None: ...
-    def set_optimizer(self, optimizer: dict) -> None: ...
+    def __init__(self, layers: list[DenseSpec], loss: LossKind, optimizer: OptimizerConfig, max_batch: int,
+                 seed: int, params: np.ndarray, grads: np.ndarray, slots: list[np.ndarray]) -> None: ...
     def train(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray], order: np.ndarray,
-              batch_size: int, first: int, last: int, lrs: np.ndarray, step: int) -> dict:
-        """Train batches [first, last) of the epoch ordered by `order`; sums of loss/metrics and the new step."""
-    def evaluate(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray]) -> dict: ...
+              batch_size: int, first: int, last: int, lrs: np.ndarray, step: int) -> Totals:
+        """Train batches [first, last) of the epoch ordered by `order`; the step count after them is
+        step + totals.batches."""
+    def evaluate(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray]) -> Totals: ...
     def predict(self, x: np.ndarray, out: np.ndarray, batch_size: int = 1024) -> None:
         """out = outputs (probabilities for cross-entropy losses), in blocks of batch_size rows; rejects
         NaN/inf in x; safe from several threads at once."""
+    def set_gradient_hook(self, hook) -> None:
+        """hook(grads, rows, step) between backward and update of every batch, GIL held; None removes it."""
 
 def dense_forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], out: np.ndarray,
                   activation: Activation, alpha: float = 0.01) -> None:
@@ -75,22 +125,11 @@ def softmax_xent_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.
     """Softmax cross-entropy with probability rows, mean over rows."""
 def softmax_xent_labels_loss(logits: np.ndarray, labels: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
     """Softmax cross-entropy with int64 labels, mean over rows."""
-def sgd_update(param: np.ndarray, grad: np.ndarray, momentum_buffer: Optional[np.ndarray], step: int, lr: float,
-               momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-               nesterov: bool = False) -> None: ...
-def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray, grad_avg: Optional[np.ndarray],
-                   momentum_buffer: Optional[np.ndarray], step: int, lr: float, alpha: float = 0.99,
-                   eps: float = 1e-8, momentum: float = 0.0, weight_decay: float = 0.0,
-                   centered: bool = False) -> None: ...
-def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
-                max_exp_avg_sq: Optional[np.ndarray], step: int, lr: float, beta1: float = 0.9,
-                beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
-                decoupled_weight_decay: bool = False) -> None: ...
 def optimizer_slot_count(config: OptimizerConfig) -> int: ...
 def optimizer_update(config: OptimizerConfig, step: int, param: np.ndarray, grad: np.ndarray,
                      slots: Sequence[np.ndarray]) -> None: ...
-def add_weight_penalty(weight: np.ndarray, grad: np.ndarray, l1: float, l2: float) -> float:
-    """grad += 2*l2*W + l1*sign(W); returns l2*sum(W^2) + l1*sum(|W|)."""
+def weight_penalty(weight: np.ndarray, grad: Optional[np.ndarray], l1: float, l2: float) -> float:
+    """l2*sum(W^2) + l1*sum(|W|); unless grad is None, also grad += 2*l2*W + l1*sign(W)."""
 def dropout_forward(seed: int, layer: int, step: int, rate: float, x: np.ndarray, mask: np.ndarray) -> None:
     """Inverted dropout in place on x; mask receives 0 or 1/(1-rate)."""
 def gaussian_noise_forward(seed: int, layer: int, step: int, stddev: float, x: np.ndarray) -> None:
