@@ -22,6 +22,7 @@ import string
 import numpy as np
 
 from ._checks import require_number, require_positive_int
+from .plotting import plot_history
 
 
 class Callback:
@@ -180,7 +181,6 @@ class History(Callback):
         Returns the matplotlib Figure. Needs matplotlib (`pip install 'denso[plot]'`); see
         denso.plotting.plot_history for the arguments.
         """
-        from .plotting import plot_history
         return plot_history(self, path, metrics=metrics, title=title, log_loss=log_loss)
 
 

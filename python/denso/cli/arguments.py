@@ -5,6 +5,7 @@ import argparse
 
 import numpy as np
 
+import denso
 from .._checks import bounds_error
 
 
@@ -73,5 +74,4 @@ def add_threads(parser) -> None:
 def set_threads(args) -> None:
     """Apply --threads, when it was given."""
     if getattr(args, "threads", None) is not None:
-        import denso
-        denso.set_num_threads(args.threads)
+        denso.set_num_threads(args.threads)  # looked up at call time: the public setter

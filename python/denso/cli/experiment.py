@@ -6,6 +6,7 @@ import os
 
 from .arguments import UsageError, set_threads
 from .output import say
+from ..plotting import INSTALL_HINT
 
 
 def load_experiments() -> dict:
@@ -17,7 +18,6 @@ def load_experiments() -> dict:
             raise
         if exc.name == "denso.experiments":
             raise ImportError("the experiments are not part of this installation (no module denso.experiments)") from None
-        from ..plotting import INSTALL_HINT
         raise ImportError(f"the experiments need matplotlib: {INSTALL_HINT}") from None
     experiments = getattr(module, "EXPERIMENTS", None)
     if not isinstance(experiments, dict):

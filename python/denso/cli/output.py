@@ -5,6 +5,7 @@ import os
 import sys
 
 from .arguments import UsageError
+from ..progress import format_value
 
 
 def say(*lines) -> None:
@@ -16,7 +17,6 @@ def say(*lines) -> None:
 
 def metrics_table(rows) -> str:
     """rows: [(label, logs dict)] → an aligned table with one column per metric."""
-    from ..progress import format_value
     keys = list(rows[0][1])
     width = max(len(label) for label, _ in rows) + 2
     lines = [" " * width + "".join(k.ljust(12) for k in keys).rstrip()]

@@ -16,6 +16,7 @@ from .data import DEFAULT_TEST_SPLIT
 from .experiment import cmd_experiment
 from .saved_model import cmd_evaluate, cmd_predict, cmd_summary
 from .train import cmd_train
+from .._core import __version__
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 LOSSES = ("auto", "categorical_crossentropy", "binary_crossentropy", "mse")
@@ -168,7 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _version() -> str:
     try:
-        from .. import __version__
         return __version__
     except ImportError:
         return "unknown"

@@ -8,11 +8,11 @@ import numpy as np
 from .arguments import set_threads
 from .data import load_eval_data
 from .output import check_output_path, metrics_table, say
+from ..loading import load_model
 
 
 def load_model_file(path: str):
     """The model saved at `path` (denso.load_model, whose errors name the file)."""
-    from ..loading import load_model
     return load_model(path)
 
 

@@ -5,7 +5,12 @@ import os
 
 import numpy as np
 
+from .. import optim
+from ..callbacks import EarlyStopping
 from ..holdout import holdout
+from ..model import Sequential
+from ..nn import Dense, Dropout
+from ..plotting import require_matplotlib
 from ..standardization import Standardizer, fold_standardization
 from .arguments import UsageError, set_threads
 from .data import DEFAULTS, Data, load_training_data
@@ -40,23 +45,21 @@ def infer_task(y: np.ndarray, loss: str) -> tuple:
 
 def build_model(args, n_features: int, loss: str, outputs: int, defaults: dict):
     """The Sequential network the options describe, compiled."""
-    import denso
     layers = []
     for width in args.layers if args.layers is not None else defaults["layers"]:
-        layers.append(denso.Dense(width, activation=args.activation, l1=args.l1, l2=args.l2))
+        layers.append(Dense(width, activation=args.activation, l1=args.l1, l2=args.l2))
         if args.dropout:
-            layers.append(denso.Dropout(args.dropout))
-    layers.append(denso.Dense(outputs, l1=args.l1, l2=args.l2))
-    model = denso.Sequential(layers, input_dim=n_features, seed=args.seed)
+            layers.append(Dropout(args.dropout))
+    layers.append(Dense(outputs, l1=args.l1, l2=args.l2))
+    model = Sequential(layers, input_dim=n_features, seed=args.seed)
     lr = args.lr if args.lr is not None else defaults["lr"]
     metrics = ["accuracy"] if loss != "mse" else ["mae"]
-    model.compile(denso.optim.get(args.optimizer, lr=lr), loss, metrics)
+    model.compile(optim.get(args.optimizer, lr=lr), loss, metrics)
     return model
 
 
 def architecture(model) -> str:
     """'784-256-128-10 (relu)'."""
-    from ..nn import Dense
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     widths = "-".join(str(w) for w in [model.input_dim] + [layer.units for layer in dense])
     hidden = {layer.activation for layer in dense[:-1]}
@@ -68,7 +71,6 @@ def _check_outputs(args) -> None:
     if args.out:
         check_output_path(args.out, "--out")
     if args.plot:
-        from ..plotting import require_matplotlib
         check_output_path(args.plot, "--plot")
         require_matplotlib()
 
@@ -91,11 +93,10 @@ def _plan_line(args, model, loss: str, batch_size: int, epochs: int, validation:
 
 def _fit(args, model, train, val, scaler, epochs: int, batch_size: int):
     """model.fit on the (scaled) training rows with early stopping when asked; returns the History."""
-    import denso
     scale = scaler.transform if scaler is not None else (lambda a: a)
     callbacks = []
     if args.early_stopping is not None:
-        callbacks.append(denso.EarlyStopping("val_loss" if val else "loss", patience=args.early_stopping,
+        callbacks.append(EarlyStopping("val_loss" if val else "loss", patience=args.early_stopping,
                                              restore_best_weights=True))
     return model.fit(scale(train[0]), train[1], epochs=epochs, batch_size=batch_size, verbose=args.verbose,
                      seed=args.seed, validation_data=(scale(val[0]), val[1]) if val else None, callbacks=callbacks)

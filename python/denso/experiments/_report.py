@@ -11,6 +11,7 @@ import os
 import time
 
 from ..plotting import require_matplotlib, save_figure  # noqa: F401 (the experiments' figures use them)
+from .._core import get_num_threads, set_num_threads
 
 DPI = 90  # the experiments save their figures at 90 dpi (plot_history uses 110)
 
@@ -90,11 +91,9 @@ class single_thread:
     """
 
     def __enter__(self):
-        from .. import get_num_threads, set_num_threads
         self._previous = get_num_threads()
         set_num_threads(1)
         return self
 
     def __exit__(self, *exc) -> None:
-        from .. import set_num_threads
         set_num_threads(self._previous)
