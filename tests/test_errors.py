@@ -176,12 +176,16 @@ PUBLIC = [
          lambda: Tensor([1.0]) ** Tensor([2.0])),
     case("pow bool", TypeError, "`exponent` must be a real number",
          lambda: Tensor([1.0]) ** True),
-    case("threads 0", ValueError, "`n` must be a positive number of threads, got 0",
+    case("threads 0", ValueError, "`n` must be a number of threads in [1, 1024], got 0",
          lambda: denso.set_num_threads(0)),
-    case("threads negative", ValueError, "`n` must be a positive number of threads, got -2",
+    case("threads negative", ValueError, "`n` must be a number of threads in [1, 1024], got -2",
          lambda: denso.set_num_threads(-2)),
-    case("threads string", TypeError, "incompatible function arguments",
+    case("threads huge", ValueError, "`n` must be a number of threads in [1, 1024], got 1000000000000",
+         lambda: denso.set_num_threads(10**12)),
+    case("threads string", TypeError, "`n` must be an integer number of threads, got str '2'",
          lambda: denso.set_num_threads("2")),
+    case("threads float", TypeError, "`n` must be an integer number of threads, got float 2.0",
+         lambda: denso.set_num_threads(2.0)),
     # backward
     case("backward non-scalar", ValueError,
          "backward() on a non-scalar tensor of shape (2, 3) needs an explicit `grad` of the same shape",
@@ -500,7 +504,7 @@ CORE = [
     case("labels grad overlaps labels", ValueError, "`grad` must not share memory with `labels`",
          lambda: (lambda g: _core.softmax_xent_labels_loss(np.ones((4, 3)), labels_over(g, 4), g))(np.zeros((4, 3)))),
     # threads
-    case("threads 0", ValueError, "`n` must be a positive number of threads, got 0",
+    case("threads 0", ValueError, "`n` must be a number of threads in [1, 1024], got 0",
          lambda: _core.set_num_threads(0)),
 ]
 

@@ -20,7 +20,7 @@ std::string totals_repr(const Totals& t) {
   return "Totals(loss=" + num(t.loss) + ", data_loss=" + num(t.data_loss) + ", correct=" + num(t.correct) +
          ", abs_error=" + num(t.abs_error) + ", rows=" + std::to_string(t.rows) + ", batches=" +
          std::to_string(t.batches) + ", finite=" + (t.finite ? "True" : "False") + ", bad_batch=" +
-         std::to_string(t.bad_batch) + ")";
+         std::to_string(t.bad_batch) + ", overflowed=" + (t.overflowed ? "True" : "False") + ")";
 }
 
 // One batch of the graph path counted exactly as the plan counts its own.
@@ -54,6 +54,11 @@ void bind_totals(py::module_& m) {
         t.bad_batch = batch;
         return t;
       }, py::arg("batch"), "Empty sums of a call that a non-finite loss stopped at `batch`.")
+      .def_static("overflow", [] {
+        Totals t;
+        t.overflowed = true;
+        return t;
+      }, "Empty sums marking that an update left a NaN/inf weight.")
       .def_readonly("loss", &Totals::loss)
       .def_readonly("data_loss", &Totals::data_loss)
       .def_readonly("correct", &Totals::correct)
@@ -62,6 +67,7 @@ void bind_totals(py::module_& m) {
       .def_readonly("batches", &Totals::batches)
       .def_readonly("finite", &Totals::finite)
       .def_readonly("bad_batch", &Totals::bad_batch)
+      .def_readonly("overflowed", &Totals::overflowed)
       .def("__iadd__", &Totals::operator+=, py::arg("other"))
       .def("__repr__", &totals_repr);
   m.def("count_batch", &count_batch_py, py::arg("loss"), py::arg("logits"), py::arg("y"), py::arg("labels"),

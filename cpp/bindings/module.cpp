@@ -13,10 +13,16 @@ void bind_training(py::module_& m);
 PYBIND11_MODULE(_core, m) {
   m.doc() = "denso's C++ kernels (private; use the denso package).";
   m.attr("__version__") = DENSO_VERSION;
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) throw std::invalid_argument("`n` must be a positive number of threads, got " + std::to_string(n));
-    denso::set_num_threads(n);
-  }, py::arg("n"), "Threads used by the GEMMs and the elementwise passes.");
+  m.def("set_num_threads", [](long long n) {
+    if (n < 1 || n > denso::kMaxThreads)
+      throw std::invalid_argument("`n` must be a number of threads in [1, " + std::to_string(denso::kMaxThreads) +
+                                  "], got " + std::to_string(n));
+    const int used = denso::set_num_threads(int(n));
+    if (used < n)
+      throw std::runtime_error("set_num_threads(" + std::to_string(n) + "): the system refused to start more than " +
+                               std::to_string(used) + " threads (a process or memory limit); denso uses " +
+                               std::to_string(used));
+  }, py::arg("n"), "Threads used by the GEMMs and the elementwise passes (1 to 1024).");
   m.def("get_num_threads", &denso::get_num_threads);
   m.def("blas_info", &denso::blas_info, "The BLAS under the large products and the CPU kernel it chose.");
   m.def("gemm_engine", [](bool trans_a, bool trans_b, denso::Index m, denso::Index n, denso::Index k) {

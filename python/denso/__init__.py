@@ -4,7 +4,7 @@ The graph API: Tensor, no_grad, the ops in `denso.functional` (re-exported here)
 The kernels are C++ (Eigen, OpenBLAS, a thread pool of its own) under `denso._core`.
 """
 from . import _core
-from ._core import get_num_threads, set_num_threads
+from .threads import get_num_threads, set_num_threads
 from .autograd import Tensor, is_grad_enabled, no_grad
 from .ops import exp, log, matmul  # importing ops and functional attaches Tensor's operators and methods
 from .functional import (

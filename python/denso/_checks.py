@@ -131,3 +131,30 @@ def check_positive_int(name: str, value) -> int:
     if value < 1:
         raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_seed(value, name: str) -> int:
+    """`value` as a seed: an integer in [0, 2**64) (bools and floats rejected, not truncated)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer in [0, 2**64), got {type(value).__name__} {value!r}")
+    if not 0 <= int(value) < 2**64:
+        raise ValueError(f"`{name}` must be an integer in [0, 2**64), got {value}")
+    return int(value)
+
+
+def require_probability_rows(arr: np.ndarray, name: str) -> None:
+    """Each row of `arr` must be a distribution: entries >= 0 summing to 1 (within 1e-3, for float32
+    and smoothed labels). Cross-entropy against anything else is not a loss (it can go negative)."""
+    if arr.size == 0:
+        return
+    negative = arr < 0
+    if negative.any():
+        row, col = np.argwhere(negative)[0]
+        raise ValueError(f"`{name}` must hold probability rows (entries >= 0 summing to 1), got {arr[row, col]} "
+                         f"at index ({row}, {col})")
+    sums = arr.sum(axis=1, dtype=np.float64)
+    off = np.abs(sums - 1.0) > 1e-3
+    if off.any():
+        row = int(np.argmax(off))
+        raise ValueError(f"`{name}` must hold probability rows (entries >= 0 summing to 1), got row {row} summing "
+                         f"to {sums[row]:.6g}; pass integer labels or one-hot rows")

@@ -12,28 +12,37 @@ are imported, which `import denso` does; so nothing here imports back up into th
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
 from ._checks import as_float_array, shape_str
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    """Whether ops record the graph, per thread (as PyTorch's grad mode): one thread's no_grad()
+    leaves every other thread's graphs alone."""
+
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 @contextlib.contextmanager
 def no_grad():
-    """Context (or decorator) in which ops record no graph: for inference and parameter updates."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
+    """Context (or decorator) in which ops of this thread record no graph: for inference and
+    parameter updates. Other threads keep recording."""
+    previous, _grad_mode.enabled = _grad_mode.enabled, False
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _grad_mode.enabled = previous
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops currently record the graph."""
-    return _grad_enabled
+    """Whether ops of the calling thread currently record the graph."""
+    return _grad_mode.enabled
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -84,7 +93,7 @@ class Tensor:
         """Output of an op: records parents and closure only if some parent needs a gradient."""
         out = cls.__new__(cls)
         out.data, out.grad, out._op = data, None, op
-        out.requires_grad = _grad_enabled and any(p.requires_grad for p in parents)
+        out.requires_grad = _grad_mode.enabled and any(p.requires_grad for p in parents)
         out._parents = parents if out.requires_grad else ()
         out._backward = backward if out.requires_grad else None
         return out

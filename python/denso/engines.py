@@ -91,6 +91,9 @@ class GraphEngine:
             model.optimizer.lr = float(lrs[b - first])
             model.optimizer.step()
             totals += self._count(output.data, batch, data_loss.item(), penalty)
+            if not np.isfinite(model.flat_parameter.data).all():  # the update itself overflowed
+                totals += _core.Totals.overflow()
+                break
         return totals
 
     def evaluate(self, data) -> "_core.Totals":

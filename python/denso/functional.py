@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._checks import as_float_array, as_labels, require_finite, require_ndim, require_number, shape_str
+from ._checks import (as_float_array, as_labels, require_finite, require_ndim, require_number,
+                      require_probability_rows, shape_str)
 from .autograd import Tensor, attach
 from .ops import as_tensor, transpose
 
@@ -83,12 +84,22 @@ def step(x) -> Tensor:
     return _activation(x, _core.Activation.step, 0.0, "step")
 
 
+def _check_axis(axis, ndim: int) -> int:
+    """`axis` as a non-negative axis of an ndim-dimensional tensor (negative counts from the end)."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"`axis` must be an integer, got {type(axis).__name__} {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"`axis` must be in [{-ndim}, {ndim - 1}] for a tensor with {ndim} dimensions, got {axis}")
+    return int(axis) % ndim
+
+
 def softmax(x, axis: int = -1) -> Tensor:
     """exp(x) / Σ exp(x) along `axis`, shifted by the max for stability."""
     x = as_tensor(x, name="x")
     if x.ndim == 0:
         raise ValueError("softmax needs a tensor with at least one dimension")
-    if axis in (-1, x.ndim - 1):
+    axis = _check_axis(axis, x.ndim)
+    if axis == x.ndim - 1:
         return _activation(x, _core.Activation.softmax, 0.0, "softmax")
     perm = list(range(x.ndim))
     perm[axis], perm[-1] = perm[-1], perm[axis]
@@ -98,6 +109,9 @@ def softmax(x, axis: int = -1) -> Tensor:
 def log_softmax(x, axis: int = -1) -> Tensor:
     """x − logsumexp(x) along `axis`; d/dx: g − softmax(x) · Σ g."""
     x = as_tensor(x, name="x")
+    if x.ndim == 0:
+        raise ValueError("log_softmax needs a tensor with at least one dimension")
+    axis = _check_axis(axis, x.ndim)
     shifted = x.data - x.data.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -235,6 +249,7 @@ def categorical_crossentropy(logits, target) -> Tensor:
         value = _core.softmax_xent_labels_loss(Z, labels, grad)
     else:
         logits, Z, Y = _prediction_and_target(logits, t, "logits")
+        require_probability_rows(Y, "target")
         grad = np.empty_like(Z) if logits.requires_grad else None
         value = _core.softmax_xent_loss(Z, Y, grad)
     return _loss_node(value, Z.dtype, grad, logits, "categorical_crossentropy")

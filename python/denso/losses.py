@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._checks import as_float_array, as_labels, require_finite, shape_str
+from ._checks import as_float_array, as_labels, require_finite, require_probability_rows, shape_str
 from .functional import binary_crossentropy, categorical_crossentropy, mse
 
 
@@ -109,6 +109,7 @@ class CategoricalCrossentropy(Loss):
                 raise ValueError(f"`y` must have {n} labels (one per row of x), got {len(y)}")
             return None, as_labels(y, "y", outputs, n)
         arr, _ = super().targets(y, n, outputs, dtype)
+        require_probability_rows(arr, "y")
         return arr, None
 
 

@@ -13,9 +13,10 @@ import numpy as np
 from . import initializers, io, metrics as metrics_module, optim
 from . import losses as losses_module
 from ._memory import aligned_zeros
-from ._checks import as_float_array, require_finite, require_positive_int, shape_str
+from ._checks import as_float_array, check_seed, require_finite, require_positive_int, shape_str
 from .autograd import Tensor
 from .engines import check_engine, graph_forward, make_engine
+from .guard import TrainingGuard
 from .nn import Dense, Layer, TrainingStream
 from .plan import build_inference_plan, unsupported_reason
 from .samples import check_inputs, check_samples
@@ -53,7 +54,7 @@ class Sequential:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"`dtype` must be float32 or float64, got {dtype!r}")
-        self.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else int(seed)
+        self.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else check_seed(seed, "seed")
         self.input_dim = self.output_dim = None
         self.optimizer = self.loss = None
         self.metrics: list[str] = []
@@ -62,6 +63,7 @@ class Sequential:
         self.flat_parameter: FlatParameter | None = None  # weights and biases (and gradients) in one buffer
         self.epochs_trained = 0
         self._predict_plan = None
+        self._guard = TrainingGuard()
         for layer in layers or []:
             self.add(layer)
         if input_dim is not None:
@@ -87,6 +89,10 @@ class Sequential:
 
     def build(self, input_dim: int) -> None:
         """Fix shapes, allocate the flat parameter buffer and initialise it from the model's seed."""
+        with self._guard.changing(self.name, "build()", from_fit_ok=True):  # fit builds an unbuilt model
+            self._build(input_dim)
+
+    def _build(self, input_dim: int) -> None:
         input_dim = require_positive_int(input_dim, "input_dim")
         if not any(isinstance(layer, Dense) for layer in self.layers):
             raise ValueError("the model needs at least one Dense layer")
@@ -129,6 +135,10 @@ class Sequential:
     def set_weights(self, weights) -> None:
         """Load [W1, b1, ...] (shapes must match get_weights())."""
         self._require_built("set_weights")
+        with self._guard.changing(self.name, "set_weights()", from_fit_ok=True):  # callbacks restore weights
+            self._set_weights(weights)
+
+    def _set_weights(self, weights) -> None:
         params = self.parameters()
         if len(weights) != len(params):
             raise ValueError(f"`weights` must be a list of {len(params)} arrays, got {len(weights)}")
@@ -147,6 +157,10 @@ class Sequential:
         Metrics (a name or a list of names): "accuracy" (with a cross-entropy loss), "mse" and "mae"
         (with the mse loss); see denso.metrics.
         """
+        with self._guard.changing(self.name, "compile()"):
+            self._compile(optimizer, loss, metrics)
+
+    def _compile(self, optimizer, loss, metrics) -> None:
         self.loss = losses_module.get(loss)
         metrics = [metrics] if isinstance(metrics, str) else list(metrics or [])
         self.metrics = [metrics_module.resolve(m, self.loss) for m in metrics]
@@ -182,7 +196,8 @@ class Sequential:
         """
         options = FitOptions(epochs, batch_size, shuffle, validation_data, validation_split, tuple(callbacks or ()),
                              verbose, seed, initial_epoch, engine)
-        return Trainer(self, options).fit(x, y)
+        with self._guard.fitting(self.name):
+            return Trainer(self, options).fit(x, y)
 
     def evaluate(self, x, y, batch_size=1024, engine="auto") -> dict:
         """Loss (including l1/l2 penalties) and metrics over (x, y), as a dict."""
@@ -248,6 +263,35 @@ class Sequential:
     @steps_trained.setter
     def steps_trained(self, value: int) -> None:
         self.optimizer.state[0]["step"] = int(value)
+
+    # ---- pickling (copy.deepcopy, joblib) -------------------------------------------------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_predict_plan"] = None  # a native plan over this process's buffers: rebuilt on demand
+        del state["_guard"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._guard = TrainingGuard()
+        if self.built:
+            self._adopt_parameters()
+
+    def _adopt_parameters(self) -> None:
+        """After unpickling: own aligned, writeable buffers (a joblib memmap is read-only) and make every
+        layer's weight/bias a view into them again (pickle copies views apart)."""
+        flat = self.flat_parameter
+        for name in ("data", "grad"):
+            fresh = aligned_zeros(flat.data.size, self.dtype)
+            fresh[...] = getattr(flat, name)
+            setattr(flat, name, fresh)
+        for layer in self.dense_layers():
+            for name in ("weight", "bias"):
+                tensor = getattr(layer, name)
+                if tensor is not None:
+                    offset = getattr(layer, name + "_offset")
+                    tensor.data = flat.data[offset:offset + tensor.data.size].reshape(tensor.data.shape)
+                    tensor.grad = None
 
     # ---- reporting and persistence -------------------------------------------------------------
     def summary(self, print_fn=print) -> str:

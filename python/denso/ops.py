@@ -158,8 +158,12 @@ def transpose(a: Tensor, axes=None) -> Tensor:
 
 def getitem(a: Tensor, index) -> Tensor:
     """Basic and integer-array indexing; the gradient is scattered back (repeats add up)."""
-    if isinstance(index, Tensor):
-        index = index.data.astype(np.int64)
+    if isinstance(index, Tensor):  # its values are floats: take them as positions only if whole
+        values = index.data
+        if not np.array_equal(values, np.round(values)):
+            bad = values[values != np.round(values)].flat[0]
+            raise IndexError(f"a Tensor used as an index must hold whole numbers, got {bad}")
+        index = values.astype(np.int64)
     out = a.data[index]
 
     def backward(g):

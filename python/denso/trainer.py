@@ -3,12 +3,13 @@ updates, learning-rate schedules, validation, and the stop on a non-finite loss.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _core
-from ._checks import require_number, require_positive_int
+from ._checks import check_seed, require_number, require_positive_int
 from .callbacks import CallbackList, History, LearningRateScheduler
 from .engines import make_engine
 from .holdout import holdout
@@ -44,6 +45,8 @@ class FitOptions:
         require_positive_int(self.epochs, "epochs", minimum=0)
         require_positive_int(self.batch_size, "batch_size")
         require_positive_int(self.initial_epoch, "initial_epoch", minimum=0)
+        if self.seed is not None:
+            check_seed(self.seed, "seed")
         split = require_number(self.validation_split, "validation_split", low=0.0)
         if split >= 1.0:
             raise ValueError(f"`validation_split` must be in [0, 1), got {split}")
@@ -54,16 +57,22 @@ class FitOptions:
             raise ValueError("`validation_data` must be a tuple (x_val, y_val)")
 
 
+# A native call runs at most about this long, so Ctrl-C (handled by Python between calls) and
+# the progress bar are never kept waiting by a long epoch.
+CHUNK_SECONDS = 0.1
+
+
 @dataclass
 class _Epoch:
     """What every chunk of one fit's epochs shares."""
 
     data: Samples
     order: np.ndarray      # the epoch's sample order, refilled each epoch
-    snapshot: np.ndarray   # the weights before each native call, restored if they overflow
+    snapshot: list         # weights and optimizer state before each native call, restored on overflow
     batch_size: int
     steps: int
-    chunk: int             # batches per native call
+    chunk: int             # at most this many batches per native call (progress bar, batch callbacks)
+    seconds_per_batch: float = 0.0  # measured: sizes the next native call to CHUNK_SECONDS
 
 
 class Trainer:
@@ -85,7 +94,7 @@ class Trainer:
                 raise ValueError(f"`x` must be 2-D (samples × features), got array of shape {arr.shape}")
             model.build(arr.shape[1])
         data, val = self._split(check_samples(model, x, y))
-        seed = model.seed + 7919 * (model.epochs_trained + 1) if o.seed is None else int(o.seed)
+        seed = (model.seed + 7919 * (model.epochs_trained + 1)) % 2**64 if o.seed is None else int(o.seed)
         batch_size = min(o.batch_size, len(data))
         engine = make_engine(model, o.engine, batch_size, seed, data.labels is not None)
         if self.gradient_hook is not None:
@@ -97,7 +106,8 @@ class Trainer:
         bar = ProgressBar(o.epochs, steps, verbose=int(o.verbose))
         live = o.verbose == 1 and bar.live
         chunk = 1 if callbacks.needs_batch_hooks else (max(1, steps // 50) if live else steps)
-        epoch_state = _Epoch(data, np.arange(len(data), dtype=np.int64), np.empty_like(model.flat_parameter.data),
+        buffers = [model.flat_parameter.data] + model.optimizer.slot_buffers(0)
+        epoch_state = _Epoch(data, np.arange(len(data), dtype=np.int64), [np.empty_like(b) for b in buffers],
                              batch_size, steps, chunk)
         callbacks.on_train_begin({})
         for epoch in range(o.initial_epoch, o.epochs):
@@ -115,12 +125,14 @@ class Trainer:
             _core.shuffled_indices(seed, epoch, state.order)
         per_step = [c for c in callbacks.callbacks if isinstance(c, LearningRateScheduler) and c.per_step]
         totals = _core.Totals()
-        for first in range(0, state.steps, state.chunk):
-            last = min(first + state.chunk, state.steps)
+        first = 0
+        while first < state.steps:
+            last = min(first + self._chunk_size(state), state.steps)
             totals += self._chunk(engine, state, epoch, first, last, per_step)
             bar.update(last, self._logs(totals))
             if callbacks.needs_batch_hooks:
                 callbacks.on_batch_end(first, self._logs(totals))
+            first = last
         logs = self._logs(totals)
         if val is not None:
             logs.update(self._logs(engine.evaluate(val), prefix="val_"))
@@ -138,28 +150,46 @@ class Trainer:
                 lrs[i] = optimizer.lr = per_step[-1].lr_for_step(model.steps_trained + i, optimizer.lr)
         else:
             lrs = np.full(last - first, float(optimizer.lr), dtype=np.float64)
-        np.copyto(state.snapshot, model.flat_parameter.data)
+        buffers = [model.flat_parameter.data] + optimizer.slot_buffers(0)
+        for saved, live in zip(state.snapshot, buffers):
+            np.copyto(saved, live)
         step = model.steps_trained
+        started = time.perf_counter()
         totals = engine.train(state.data, state.order, state.batch_size, first, last, lrs, step)
+        state.seconds_per_batch = (time.perf_counter() - started) / (last - first)
         model.steps_trained = step + totals.batches  # one update per batch counted
-        if not totals.finite:
-            self._diverged(state.snapshot, epoch, totals.bad_batch)
+        if not totals.finite or totals.overflowed:
+            self._diverged(state.snapshot, buffers, epoch, totals, first, last)
         return totals
+
+    @staticmethod
+    def _chunk_size(state: _Epoch) -> int:
+        """Batches for the next native call: one to measure, then what fits in CHUNK_SECONDS."""
+        if state.seconds_per_batch == 0.0:
+            return 1
+        return max(1, min(state.chunk, int(CHUNK_SECONDS / state.seconds_per_batch)))
 
     def _logs(self, totals, prefix: str = "") -> dict:
         model = self.model
         return epoch_logs(totals, model.loss, model.metrics, model.output_dim, prefix)
 
-    def _diverged(self, snapshot, epoch: int, batch: int) -> None:
+    def _diverged(self, snapshot: list, buffers: list, epoch: int, totals, first: int, last: int) -> None:
         """Keep the last finite weights and stop with a message that says what happened."""
         model, restored = self.model, ""
-        if not np.isfinite(model.flat_parameter.data).all():
-            model.flat_parameter.data[...] = snapshot
-            restored = " (the weights had overflowed; they were restored to their values before this chunk of batches)"
+        if totals.overflowed or not np.isfinite(model.flat_parameter.data).all():
+            for saved, live in zip(snapshot, buffers):
+                np.copyto(live, saved)
+            model.steps_trained = model.steps_trained - totals.batches
+            restored = (" (the weights had overflowed; they and the optimizer state were restored to their values "
+                        f"before batch {first + 1})")
+        if totals.finite:
+            what = f"an update made the weights NaN or infinite during batches {first + 1}-{last} of epoch {epoch + 1}"
+        else:
+            what = f"the training loss became NaN or infinite at epoch {epoch + 1}, batch {totals.bad_batch + 1}"
         raise TrainingDiverged(
-            f"the training loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; training stopped and "
-            f"the weights are those of the last finite step{restored}. The learning rate ({model.optimizer.lr:g}) may "
-            "be too high, or the inputs badly scaled.", model.history)
+            f"{what}; training stopped and the weights are those of the last finite step{restored}. The learning "
+            f"rate ({model.optimizer.lr:g}) may be too high, eps too small, or the inputs badly scaled.",
+            model.history)
 
     def _split(self, data: Samples) -> tuple:
         """(training samples, validation samples or None): explicit validation_data, or the last

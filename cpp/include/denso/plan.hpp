@@ -99,6 +99,9 @@ class Plan {
         optimizer_update<T>(c, *step, n_params_, params_, grads_, slots_.data());
       count(totals, rows, data_loss, penalty);
     }
+    // A finite loss does not make finite weights: Adam with eps = 0 on a dead input, or a huge lr,
+    // can overflow the update itself. One read of the parameters per call tells.
+    totals.overflowed = !all_finite(params_, n_params_);
     return totals;
   }
 

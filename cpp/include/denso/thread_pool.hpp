@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <system_error>
 #include <thread>
 #include <vector>
 #if defined(__x86_64__) || defined(__SSE2__)
@@ -122,6 +123,14 @@ class ThreadPool {
       for (Index d; (d = done_.load(std::memory_order_acquire)) != chunks;) done_.wait(d, std::memory_order_acquire);
   }
 
+  // Start workers until there are `count`; returns how many there are (fewer when the system
+  // refuses to create more threads: a process limit, memory).
+  int start_workers(int count) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ensure_workers(count);
+    return int(workers_.size());
+  }
+
   ~ThreadPool() = delete;
 
  private:
@@ -146,12 +155,18 @@ class ThreadPool {
     return flag;
   }
 
+  // A refused thread is not an error here: the region runs on the team there is (see run's team_).
   void ensure_workers(int needed) {
     while (int(workers_.size()) < needed) {
       const int index = int(workers_.size()) + 1;
       const std::uint32_t start = epoch_.load(std::memory_order_relaxed);  // before the coming region's bump
-      workers_.emplace_back([this, index, start] { work(index, start); });
-      workers_.back().detach();
+      try {
+        std::thread worker([this, index, start] { work(index, start); });
+        worker.detach();
+        workers_.push_back(std::move(worker));
+      } catch (const std::system_error&) {
+        return;
+      }
     }
   }
 

@@ -21,7 +21,17 @@ inline std::atomic<int>& thread_count() {
 
 inline int get_num_threads() { return thread_count().load(); }
 
-inline void set_num_threads(int n) { thread_count().store(n); }
+// The most threads set_num_threads accepts: far beyond any CPU, small enough that a typo (a
+// million) is an error rather than an attempt to start a million threads.
+constexpr int kMaxThreads = 1024;
+
+// Use n threads from now on, starting the pool's workers at once so that a system refusing threads
+// is reported here. Returns the threads in use: n, or fewer when the system refused the rest.
+inline int set_num_threads(int n) {
+  const int started = ThreadPool::instance().start_workers(n - 1) + 1;
+  thread_count().store(std::min(n, started));
+  return std::min(n, started);
+}
 
 // Threads for an elementwise pass over `elements` values.
 inline int pass_threads(Index elements) {

@@ -25,6 +25,7 @@ struct Totals {
   Index rows = 0, batches = 0;
   bool finite = true;      // false: a non-finite loss stopped the call before its update
   Index bad_batch = -1;    // the batch that stopped it
+  bool overflowed = false; // the updates left a NaN/inf weight (checked at the end of a call)
 
   // The sums of two consecutive calls; the first non-finite batch is kept.
   Totals& operator+=(const Totals& o) {
@@ -38,6 +39,7 @@ struct Totals {
       finite = false;
       bad_batch = o.bad_batch;
     }
+    overflowed = overflowed || o.overflowed;
     return *this;
   }
 };

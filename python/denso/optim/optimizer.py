@@ -180,6 +180,22 @@ class Optimizer:
             for slot in self.slot_names():
                 np.copyto(state[slot], saved[slot])
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_native"]  # a C++ struct: rebuilt from the hyperparameters
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__["_native"] = _core.OptimizerConfig(self.kind, self.lr, **self._native_fields())
+        # Arrays of their own, writeable (a joblib memmap is not) and cache-line aligned (pickle drops that).
+        for slots in self.state:
+            for key, value in slots.items():
+                if isinstance(value, np.ndarray):
+                    fresh = aligned_zeros(value.shape, value.dtype)
+                    fresh[...] = value
+                    slots[key] = fresh
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}"
                          for k, v in self.config().items() if k != "name")
