@@ -150,7 +150,7 @@ def require_probability_rows(arr: np.ndarray, name: str) -> None:
     negative = arr < 0
     if negative.any():
         row, col = np.argwhere(negative)[0]
-        raise ValueError(f"`{name}` must hold probability rows (entries >= 0 summing to 1), got {arr[row, col]} "
+        raise ValueError(f"`{name}` must hold probability rows (entries >= 0 summing to 1), got {float(arr[row, col]):.6g} "
                          f"at index ({row}, {col})")
     sums = arr.sum(axis=1, dtype=np.float64)
     off = np.abs(sums - 1.0) > 1e-3
