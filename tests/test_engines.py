@@ -1,10 +1,12 @@
 """The training contract both engines share: the gradient hook, the Totals and the rule counting a
 batch, the metric registry, and the typed plan description the binding checks."""
+import pickle
+
 import numpy as np
 import pytest
 
 import denso
-from denso import Dense, Dropout, Sequential, _core, metrics
+from denso import Dense, Dropout, Sequential, Tensor, _core, metrics
 from denso.engines import make_engine
 from denso.trainer import FitOptions, Trainer
 
@@ -175,10 +177,14 @@ def _spec(**changes):
 
 
 def test_dense_spec_and_transform_check_their_fields():
-    with pytest.raises(ValueError, match="`weight_offset` and `bias_offset` must be >= 0, got -1 and 12"):
+    with pytest.raises(ValueError, match=r"`weight_offset` and `bias_offset` must be in \[0, 2\*\*61\], got -1 and 12"):
         _spec(weight_offset=-1)
-    with pytest.raises(ValueError, match="a dense layer needs `in` >= 1 and `out` >= 1, got 0 and 3"):
+    with pytest.raises(ValueError, match=r"`weight_offset` and `bias_offset` must be in .* got 9223372036854775806"):
+        _spec(weight_offset=2**63 - 2)
+    with pytest.raises(ValueError, match=r"a dense layer needs `in` and `out` in \[1, 2\*\*31\], got 0 and 3"):
         _spec(in_features=0)
+    with pytest.raises(ValueError, match="`activation` is not a valid activation value: got 9"):
+        _spec(activation=_core.Activation(9))
     with pytest.raises(ValueError, match=r"`l2` must be in \[0.0, inf\), got -1.0"):
         _spec(l2=-1.0)
     with pytest.raises(ValueError, match=r"`value` must be in \[0.0, 1.0\), got 1.0"):
@@ -189,21 +195,106 @@ def test_dense_spec_and_transform_check_their_fields():
     assert (spec.in_features, spec.out_features, spec.bias_offset) == (4, 3, 12)
 
 
-def test_plan_checks_offsets_against_the_buffers():
+def test_plan_checks_offsets_and_buffers():
     params, grads = np.zeros(15), np.zeros(15)
     sgd = _core.OptimizerConfig("sgd", 0.1)
-    plan = _core.Plan([_spec()], _core.LossKind.mse, sgd, 4, 0, params, grads, [])
-    assert plan is not None
-    with pytest.raises(ValueError, match=r"`params` must hold at least 16 values, got shape \(15,\)"):
-        _core.Plan([_spec(bias_offset=13)], _core.LossKind.mse, sgd, 4, 0, params, grads, [])
+    mse = _core.LossKind.mse
+    assert _core.Plan([_spec()], mse, sgd, 4, 0, params, grads, []).last_step == 0
+    with pytest.raises(ValueError, match="without gaps or overlaps: a block starts at 13 where 12 was expected"):
+        _core.Plan([_spec(bias_offset=13)], mse, sgd, 4, 0, np.zeros(16), np.zeros(16), [])
+    with pytest.raises(ValueError, match="a block starts at 0 where 3 was expected"):  # bias over the weights
+        _core.Plan([_spec(bias_offset=0)], mse, sgd, 4, 0, params, grads, [])
+    with pytest.raises(ValueError, match=r"`params` must hold 15 values \(the layers' weights and biases\), "
+                                         r"got shape \(16,\)"):
+        _core.Plan([_spec()], mse, sgd, 4, 0, np.zeros(16), grads, [])
     with pytest.raises(ValueError, match="layer 1 expects 4 inputs but the previous layer has 3 units"):
-        _core.Plan([_spec(), _spec()], _core.LossKind.mse, sgd, 4, 0, np.zeros(40), np.zeros(40), [])
+        _core.Plan([_spec(), _spec()], mse, sgd, 4, 0, np.zeros(40), np.zeros(40), [])
     with pytest.raises(ValueError, match="optimizer needs 2 state buffers, got 0"):
-        _core.Plan([_spec()], _core.LossKind.mse, _core.OptimizerConfig("adam", 0.1), 4, 0, params, grads, [])
-    with pytest.raises(ValueError, match=r"`grads` must hold 15 values, got shape \(14,\)"):
-        _core.Plan([_spec()], _core.LossKind.mse, sgd, 4, 0, params, np.zeros(14), [])
+        _core.Plan([_spec()], mse, _core.OptimizerConfig("adam", 0.1), 4, 0, params, grads, [])
+    with pytest.raises(ValueError, match="`grads` must not share memory with `params`"):
+        _core.Plan([_spec()], mse, sgd, 4, 0, params, params, [])
+    with pytest.raises(TypeError, match=r"`slots\[0\]` must be a numpy array, got list"):
+        _core.Plan([_spec()], mse, _core.OptimizerConfig("sgd", 0.1, momentum=0.9), 4, 0, params, grads,
+                   [[0.0] * 15])
+    with pytest.raises(ValueError, match="`loss` is not a valid loss value: got 9"):
+        _core.Plan([_spec()], _core.LossKind(9), sgd, 4, 0, params, grads, [])
+    with pytest.raises(ValueError, match="`loss` is not a valid loss value: got 9"):
+        _core.count_batch(_core.LossKind(9), np.zeros((1, 3)), np.zeros((1, 3)), None, 0, 0)
     with pytest.raises(TypeError):
         _core.Plan([{"in": 4}], "mse", {"kind": "sgd"}, 4, 0, params, grads, [])
+
+
+@pytest.mark.parametrize("engine", ["plan", "graph"])
+def test_after_a_hook_exception_the_applied_batches_are_counted(engine):
+    """The hook raises at step 3: batches 1-2 were applied, the third was not, on both engines."""
+    x, y = _data()
+    model = _model(optimizer=denso.optim.Adam(lr=0.01))
+
+    def hook(grads, rows, step):
+        if step == 3:
+            raise KeyError("stop")
+    with pytest.raises(KeyError):
+        Trainer(model, FitOptions(epochs=1, batch_size=2, verbose=0, seed=1, engine=engine),
+                gradient_hook=hook).fit(x, y)
+    assert model.steps_trained == 2
+    reference = _model(optimizer=denso.optim.Adam(lr=0.01))
+    order = np.arange(len(x), dtype=np.int64)
+    _core.shuffled_indices(1, 0, order)
+    first = order[:4]  # the two batches applied, in the shuffled order
+    Trainer(reference, FitOptions(epochs=1, batch_size=2, shuffle=False, verbose=0, engine=engine)).fit(x[first],
+                                                                                                          y[first])
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(model.optimizer.state[0]["exp_avg"], reference.optimizer.state[0]["exp_avg"],
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("engine", ["plan", "graph"])
+def test_a_poisoned_gradient_stops_fit_with_the_weights_restored(engine):
+    """The hook poisons the first gradient: the update makes the weights inf, which the check after
+    the native call catches (the first call of a fit is one batch); no later batch runs."""
+    x, y = _data(n=8)
+    model = _model()
+    before = model.get_weights()
+    calls = []
+
+    def poison(grads, rows, step):
+        calls.append(step)
+        grads[...] = np.inf
+    with pytest.raises(denso.TrainingDiverged, match="during batches 1-1 of epoch 1.*restored"):
+        Trainer(model, FitOptions(epochs=1, batch_size=4, verbose=0, engine=engine), gradient_hook=poison).fit(x, y)
+    assert calls == [1]
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_removing_the_hook_brings_back_the_fused_small_batch_step():
+    """While a hook is set, 1-row batches write the gradient buffer; without one they never touch it."""
+    model = _model(layers=[Dense(5, activation="relu"), Dense(3)])
+    engine = make_engine(model, "plan", 1, 0, True)
+    x, y = _data(n=4)
+    data = denso.samples.Samples(x, None, y.astype(np.int64))
+    order, lrs = np.arange(4, dtype=np.int64), np.full(2, 0.1)
+    engine.set_gradient_hook(lambda g, rows, step: None)
+    engine.train(data, order, 1, 0, 2, lrs, 0)
+    assert np.abs(model.flat_parameter.grad).sum() > 0
+    model.flat_parameter.grad[...] = 7.0
+    engine.set_gradient_hook(None)
+    engine.train(data, order, 1, 2, 4, lrs, 2)
+    np.testing.assert_array_equal(model.flat_parameter.grad, 7.0)
+
+
+def test_optimizers_pickle_alone():
+    opt = denso.optim.Adam([Tensor(np.ones(3), requires_grad=True)], lr=0.1, amsgrad=True)
+    again = pickle.loads(pickle.dumps(opt))
+    assert repr(again) == repr(opt) and again.slot_names() == ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    assert repr(again.native_config()) == repr(opt.native_config())
+
+
+def test_native_config_is_a_copy():
+    opt = denso.optim.SGD(lr=0.1)
+    opt.native_config().weight_decay = 5.0
+    assert opt.native_config().weight_decay == 0.0
 
 
 def test_layers_know_their_place_in_the_flat_buffer():

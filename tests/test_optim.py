@@ -278,7 +278,7 @@ def test_native_config_carries_the_hyperparameters_and_the_current_lr():
 
 def test_config_kind_is_checked_on_every_write():
     config = _core.OptimizerConfig("sgd", 0.1)
-    with pytest.raises(ValueError, match="`kind` must be OptimizerKind.sgd, .rmsprop or .adam, got value 7"):
+    with pytest.raises(ValueError, match="`kind` is not a valid kind value: got 7"):
         config.kind = _core.OptimizerKind(7)
     assert repr(config).startswith("OptimizerConfig(kind='sgd'")
     config.kind = "adam"

@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <array>
+#include <iterator>
 #include <string>
 #include <vector>
 #include "checks.hpp"
@@ -15,38 +16,8 @@ using namespace denso::checks;
 
 namespace {
 
+// Indexed by OptimizerKind.
 constexpr const char* kKindNames[] = {"sgd", "rmsprop", "adam"};
-
-// The buffers of one update: each a flat_buffer the size of `param`; no written buffer may overlap another.
-class Buffers {
- public:
-  explicit Buffers(const py::array& param) : size_(param.size()), param_shape_(shape_str(param)) {}
-
-  template <class T>
-  T* get(const py::object& obj, const char* name, bool writeable) {
-    T* data = flat_buffer<T>(obj, name, size_, writeable, SizeRule::exact,
-                             "as many values as `param` of shape " + param_shape_);
-    const char* begin = reinterpret_cast<const char*>(data);
-    const auto bytes = static_cast<std::size_t>(size_) * sizeof(T);
-    for (const auto& s : seen_)
-      if ((writeable || s.writeable) && size_ > 0 && begin < s.begin + bytes && s.begin < begin + bytes)
-        fail(std::string("`") + name + "` must not share memory with `" + s.name + "`");
-    seen_.push_back({begin, name, writeable});
-    return data;
-  }
-
-  Index size() const { return size_; }
-
- private:
-  struct Seen {
-    const char* begin;
-    const char* name;
-    bool writeable;
-  };
-  Index size_;
-  std::string param_shape_;
-  std::vector<Seen> seen_;
-};
 
 void optimizer_update_py(const OptimizerConfig& c, long step, py::array param, const py::array& grad,
                          const py::sequence& slots) {
@@ -57,12 +28,11 @@ void optimizer_update_py(const OptimizerConfig& c, long step, py::array param, c
          std::to_string(py::len(slots)));
   dispatch_float(param, "param", [&](auto tag) {
     using T = decltype(tag);
-    Buffers b(param);
+    FlatBuffers b(param.size(), "as many values as `param` of shape " + shape_str(param));
     T* p = b.get<T>(param, "param", true);
     const T* g = b.get<T>(grad, "grad", false);
     std::array<T*, 3> s{};
-    static const char* names[] = {"slots[0]", "slots[1]", "slots[2]"};
-    for (int i = 0; i < count; ++i) s[i] = b.get<T>(slots[i], names[i], true);
+    for (int i = 0; i < count; ++i) s[i] = b.get<T>(slots[i], "slots[" + std::to_string(i) + "]", true);
     NativeCall native;
     optimizer_update<T>(c, step, b.size(), p, g, s.data());
   });
@@ -71,18 +41,15 @@ void optimizer_update_py(const OptimizerConfig& c, long step, py::array param, c
 OptimizerKind kind_from(const py::object& kind) {
   if (py::isinstance<py::str>(kind)) {
     const auto name = kind.cast<std::string>();
-    for (int i = 0; i < 3; ++i)
+    for (std::size_t i = 0; i < std::size(kKindNames); ++i)
       if (name == kKindNames[i]) return static_cast<OptimizerKind>(i);
     fail("`kind` must be one of 'sgd', 'rmsprop', 'adam', got '" + name + "'");
   }
-  const auto k = kind.cast<OptimizerKind>();
-  if (static_cast<unsigned>(k) > 2u)
-    fail("`kind` must be OptimizerKind.sgd, .rmsprop or .adam, got value " + std::to_string(static_cast<int>(k)));
-  return k;
+  return require_enum(kind.cast<OptimizerKind>(), OptimizerKind::adam, "kind");
 }
 
 std::string config_repr(const OptimizerConfig& c) {
-  auto num = [](double x) { return py::repr(py::float_(x)).cast<std::string>(); };
+  const auto num = repr_number;
   auto flag = [](bool b) { return std::string(b ? "True" : "False"); };
   return std::string("OptimizerConfig(kind='") + kKindNames[static_cast<int>(c.kind)] + "', lr=" + num(c.lr) +
          ", momentum=" + num(c.momentum) + ", dampening=" + num(c.dampening) + ", alpha=" + num(c.alpha) +
@@ -137,6 +104,11 @@ void bind_optim(py::module_& m) {
   bind_config(m);
   m.def("optimizer_slot_count", &optimizer_slot_count, py::arg("config"),
         "Number of state buffers (each the size of the parameter) optimizer_update needs for `config`.");
+  m.def("optimizer_slot_names", [](const OptimizerConfig& c) {
+    py::list names;
+    for (const char* name : optimizer_slot_names(c)) names.append(name);
+    return names;
+  }, py::arg("config"), "Names of those state buffers, in the order optimizer_update takes them.");
   m.def("optimizer_update", &optimizer_update_py, py::arg("config"), py::arg("step"), py::arg("param"),
         py::arg("grad"), py::arg("slots"),
         "One update of `param` in place for any OptimizerConfig. `slots` holds optimizer_slot_count(config) "

@@ -1,9 +1,9 @@
 // The compiled training plan and the typed description it is built from (DenseSpec, InputTransform,
 // LossKind, OptimizerConfig). The Python object keeps every array the plan maps alive.
-#include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -18,49 +18,61 @@ using namespace denso::checks;
 
 namespace {
 
-std::string num(double v) { return py::repr(py::float_(v)).cast<std::string>(); }
-
 void require_range(double v, const char* name, double low, double high, bool high_open) {
   if (!(v >= low && (high_open ? v < high : v <= high)))
-    fail(std::string("`") + name + "` must be in [" + num(low) + ", " + num(high) + (high_open ? ")" : "]") +
-         ", got " + num(v));
+    fail(std::string("`") + name + "` must be in [" + repr_number(low) + ", " + repr_number(high) +
+         (high_open ? ")" : "]") + ", got " + repr_number(v));
 }
 
 InputTransform make_transform(TransformKind kind, double value, Index layer) {
+  require_enum(kind, TransformKind::gaussian_noise, "kind");
   if (kind == TransformKind::dropout) require_range(value, "value", 0.0, 1.0, true);
-  else if (kind == TransformKind::gaussian_noise) require_range(value, "value", 0.0, HUGE_VAL, true);
-  else fail("`kind` must be TransformKind.dropout or .gaussian_noise");
+  else require_range(value, "value", 0.0, HUGE_VAL, true);
   if (layer < 0) fail("`layer` must be >= 0, got " + std::to_string(layer));
   return {kind, value, layer};
 }
 
+// Sizes and offsets small enough that no product or sum below can overflow.
+constexpr Index kMaxWidth = Index(1) << 31, kMaxOffset = Index(1) << 61;
+
 DenseSpec make_spec(Index in, Index out, Activation activation, double alpha, bool use_bias, double l1, double l2,
                     Index weight_offset, Index bias_offset, std::vector<InputTransform> transforms) {
-  if (in < 1 || out < 1)
-    fail("a dense layer needs `in` >= 1 and `out` >= 1, got " + std::to_string(in) + " and " + std::to_string(out));
-  if (weight_offset < 0 || bias_offset < 0)
-    fail("`weight_offset` and `bias_offset` must be >= 0, got " + std::to_string(weight_offset) + " and " +
+  if (in < 1 || out < 1 || in > kMaxWidth || out > kMaxWidth)
+    fail("a dense layer needs `in` and `out` in [1, 2**31], got " + std::to_string(in) + " and " +
+         std::to_string(out));
+  if (weight_offset < 0 || bias_offset < 0 || weight_offset > kMaxOffset || bias_offset > kMaxOffset)
+    fail("`weight_offset` and `bias_offset` must be in [0, 2**61], got " + std::to_string(weight_offset) + " and " +
          std::to_string(bias_offset));
   require_range(alpha, "alpha", 0.0, HUGE_VAL, true);
   require_range(l1, "l1", 0.0, HUGE_VAL, true);
   require_range(l2, "l2", 0.0, HUGE_VAL, true);
-  if (static_cast<unsigned>(activation) > static_cast<unsigned>(Activation::step))
-    fail("`activation` is not a valid Activation");
+  require_enum(activation, Activation::step, "activation");
   return {in, out, activation, alpha, use_bias, l1, l2, weight_offset, bias_offset, std::move(transforms)};
 }
 
-// Values of the flat parameter buffer the layers address; consecutive layers must chain.
-Index needed_params(const std::vector<DenseSpec>& specs) {
+// The values of the flat parameter buffer the layers address. Consecutive layers must chain, and
+// their weights and biases must tile [0, total) exactly: the optimizer updates that whole range, so
+// a gap would be updated with stale gradients and an overlap trained twice.
+Index tiled_params(const std::vector<DenseSpec>& specs) {
   if (specs.empty()) fail("`layers` must describe at least one dense layer");
-  Index needed = 0;
+  std::vector<std::pair<Index, Index>> ranges;  // (offset, size)
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const auto& s = specs[i];
-    needed = std::max({needed, s.weight_offset + s.in * s.out, s.use_bias ? s.bias_offset + s.out : Index(0)});
     if (i > 0 && specs[i - 1].out != s.in)
       fail("layer " + std::to_string(i) + " expects " + std::to_string(s.in) + " inputs but the previous layer has " +
            std::to_string(specs[i - 1].out) + " units");
+    ranges.emplace_back(s.weight_offset, s.in * s.out);
+    if (s.use_bias) ranges.emplace_back(s.bias_offset, s.out);
   }
-  return needed;
+  std::sort(ranges.begin(), ranges.end());
+  Index end = 0;
+  for (const auto& [offset, size] : ranges) {
+    if (offset != end)
+      fail("the layers' weights and biases must tile the parameter buffer without gaps or overlaps: a block "
+           "starts at " + std::to_string(offset) + " where " + std::to_string(end) + " was expected");
+    end = offset + size;
+  }
+  return end;
 }
 
 template <class T>
@@ -108,20 +120,21 @@ class PyPlan {
  public:
   PyPlan(std::vector<DenseSpec> specs, LossKind loss, const OptimizerConfig& opt, Index max_batch,
          std::uint64_t seed, py::array params, py::array grads, const py::list& slots)
-      : loss_(loss), params_(params), grads_(grads) {
+      : loss_(require_enum(loss, LossKind::softmax_xent, "loss")), params_(params), grads_(grads) {
     if (max_batch < 1) fail("`max_batch` must be >= 1, got " + std::to_string(max_batch));
-    const Index needed = needed_params(specs);
+    const Index total = tiled_params(specs);
     const int count = optimizer_slot_count(opt);
     if (Index(slots.size()) != count)
       fail("optimizer needs " + std::to_string(count) + " state buffers, got " + std::to_string(slots.size()));
     dispatch_float(params, "params", [&](auto tag) {
       using T = decltype(tag);
-      T* P = flat_buffer<T>(params_, "params", needed, true, SizeRule::at_least);
-      T* G = flat_buffer<T>(grads_, "grads", params_.size(), true);
+      FlatBuffers buffers(total, std::to_string(total) + " values (the layers' weights and biases)");
+      T* P = buffers.get<T>(params_, "params", true);
+      T* G = buffers.get<T>(grads_, "grads", true);
       std::vector<T*> slot_ptrs;
-      for (auto s : slots) {
-        slots_.push_back(s.cast<py::array>());
-        slot_ptrs.push_back(flat_buffer<T>(slots_.back(), "slots", params_.size(), true));
+      for (std::size_t i = 0; i < slots.size(); ++i) {
+        slot_ptrs.push_back(buffers.get<T>(slots[i], "slots[" + std::to_string(i) + "]", true));
+        slots_.push_back(py::reinterpret_borrow<py::array>(slots[i]));
       }
       plan_ = std::make_unique<Plan<T>>(std::move(specs), loss, opt, max_batch, seed, P, G, slot_ptrs);
     });
@@ -130,6 +143,7 @@ class PyPlan {
   // Batches [first, last) of the epoch ordered by `order`; the step count after them is step + batches.
   Totals train(const py::array& x, const py::object& y, const py::object& labels, const py::array& order,
                Index batch_size, Index first, Index last, const py::array& lrs, long step) {
+    last_step_ = step;
     return std::visit([&](auto& p) {
       using T = typename std::decay_t<decltype(*p)>::Scalar;
       const Index n = check_data<T>(loss_, p->in(), p->outputs(), x, y, labels);
@@ -137,9 +151,13 @@ class PyPlan {
       NativeCall native;
       return p->train(static_cast<const T*>(x.data()), optional_data<T>(y), optional_data<std::int64_t>(labels), n,
                       static_cast<const std::int64_t*>(order.data()), batch_size, first, last,
-                      static_cast<const double*>(lrs.data()), &step);
+                      static_cast<const double*>(lrs.data()), &last_step_);  // kept if the hook raises
     }, plan_);
   }
+
+  // The updates applied by the last train call (its `step` plus the batches it updated), also when
+  // it stopped by an exception from the gradient hook.
+  long last_step() const { return last_step_; }
 
   Totals evaluate(const py::array& x, const py::object& y, const py::object& labels) {
     return std::visit([&](auto& p) {
@@ -171,16 +189,29 @@ class PyPlan {
     std::visit([&](auto& p) {
       if (fn.is_none()) return p->set_gradient_hook(nullptr);
       if (!PyCallable_Check(fn.ptr())) throw py::type_error("`hook` must be callable or None, got " + type_name(fn));
-      py::array grads = grads_;
-      p->set_gradient_hook([fn, grads](Index rows, long step) {
+      auto call = std::make_shared<PyHook>(fn, grads_);
+      p->set_gradient_hook(std::make_shared<const GradientHook>([call](Index rows, long step) {
         py::gil_scoped_acquire gil;
-        fn(grads, rows, step);
-      });
+        call->fn(call->grads, rows, step);
+      }));
     }, plan_);
   }
 
  private:
+  // The Python side of a hook. The plan may drop the last reference with the GIL released (a hook
+  // that removes itself): the references are then released under the GIL.
+  struct PyHook {
+    py::object fn, grads;
+    PyHook(py::object f, py::object g) : fn(std::move(f)), grads(std::move(g)) {}
+    ~PyHook() {
+      py::gil_scoped_acquire gil;
+      fn = py::object();
+      grads = py::object();
+    }
+  };
+
   LossKind loss_;
+  long last_step_ = 0;
   py::array params_, grads_;
   std::vector<py::array> slots_;
   std::variant<std::unique_ptr<Plan<float>>, std::unique_ptr<Plan<double>>> plan_;
@@ -228,5 +259,7 @@ void bind_plan(py::module_& m) {
       .def("predict", &PyPlan::predict, py::arg("x"), py::arg("out"), py::arg("batch_size") = 1024,
            "out = the model's outputs for x (probabilities for cross-entropy losses); thread-safe.")
       .def("set_gradient_hook", &PyPlan::set_gradient_hook, py::arg("hook"),
-           "hook(grads, rows, step) between backward and update (None removes it).");
+           "hook(grads, rows, step) between backward and update (None removes it).")
+      .def_property_readonly("last_step", &PyPlan::last_step,
+                             "Updates applied when the last train call ended (normally or by an exception).");
 }

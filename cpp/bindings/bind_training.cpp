@@ -16,7 +16,7 @@ using namespace denso::checks;
 namespace {
 
 std::string totals_repr(const Totals& t) {
-  auto num = [](double x) { return py::repr(py::float_(x)).cast<std::string>(); };
+  const auto num = repr_number;
   return "Totals(loss=" + num(t.loss) + ", data_loss=" + num(t.data_loss) + ", correct=" + num(t.correct) +
          ", abs_error=" + num(t.abs_error) + ", rows=" + std::to_string(t.rows) + ", batches=" +
          std::to_string(t.batches) + ", finite=" + (t.finite ? "True" : "False") + ", bad_batch=" +
@@ -26,6 +26,7 @@ std::string totals_repr(const Totals& t) {
 // One batch of the graph path counted exactly as the plan counts its own.
 Totals count_batch_py(LossKind kind, const py::array& logits, const py::object& y, const py::object& labels,
                       double data_loss, double penalty) {
+  require_enum(kind, LossKind::softmax_xent, "loss");
   return dispatch_float(logits, "logits", [&](auto tag) {
     using T = decltype(tag);
     auto Z = matrix<T>(logits, "logits");

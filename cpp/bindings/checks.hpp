@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 #include "denso/types.hpp"
 
 namespace denso::checks {
@@ -91,6 +93,50 @@ T* flat_buffer(const py::object& obj, const char* name, Index size, bool writeab
          ", got shape " + shape_str(a));
   }
   return const_cast<T*>(static_cast<const T*>(a.data()));
+}
+
+// A set of flat buffers of one size (a parameter and its gradient and state): each checked with
+// flat_buffer, and no written buffer may share memory with another (a kernel writing one while
+// reading the other would read its own output).
+class FlatBuffers {
+ public:
+  FlatBuffers(Index size, std::string what) : size_(size), what_(std::move(what)) {}
+
+  template <class T>
+  T* get(const py::object& obj, const std::string& name, bool writeable) {
+    T* data = flat_buffer<T>(obj, name.c_str(), size_, writeable, SizeRule::exact, what_);
+    const char* begin = reinterpret_cast<const char*>(data);
+    const auto bytes = static_cast<std::size_t>(size_) * sizeof(T);
+    for (const auto& s : seen_)
+      if ((writeable || s.writeable) && size_ > 0 && begin < s.begin + bytes && s.begin < begin + bytes)
+        fail("`" + name + "` must not share memory with `" + s.name + "`");
+    seen_.push_back({begin, name, writeable});
+    return data;
+  }
+
+  Index size() const { return size_; }
+
+ private:
+  struct Seen {
+    const char* begin;
+    std::string name;
+    bool writeable;
+  };
+  Index size_;
+  std::string what_;  // the size rule, for messages: "as many values as `param` of shape (4,)"
+  std::vector<Seen> seen_;
+};
+
+// Python's repr of a number, for messages that quote what arrived.
+inline std::string repr_number(double v) { return py::repr(py::float_(v)).cast<std::string>(); }
+
+// A bound enum's value must be one of its members: pybind11 lets any integer through (Kind(7)).
+template <class E>
+E require_enum(E value, E last, const char* name) {
+  if (static_cast<unsigned>(value) > static_cast<unsigned>(last))
+    fail(std::string("`") + name + "` is not a valid " + name + " value: got " +
+         std::to_string(static_cast<int>(value)));
+  return value;
 }
 
 // Integer class labels: a 1-D int64 array with one entry per row of `rows_of` (`rows` rows), each

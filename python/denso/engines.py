@@ -49,6 +49,7 @@ class PlanEngine:
     """Runs whole batches (forward, loss, backward, update) in one native call per chunk of batches."""
 
     def __init__(self, model, max_batch: int, seed: int, labels: bool):
+        self.model = model
         self.plan = build_plan(model, max_batch, seed, labels)
 
     def set_gradient_hook(self, hook) -> None:
@@ -56,7 +57,11 @@ class PlanEngine:
         self.plan.set_gradient_hook(hook)
 
     def train(self, data, order, batch_size, first, last, lrs, step) -> "_core.Totals":
-        return self.plan.train(data.x, data.y, data.labels, order, batch_size, first, last, lrs, step)
+        try:
+            return self.plan.train(data.x, data.y, data.labels, order, batch_size, first, last, lrs, step)
+        except BaseException:  # the gradient hook raised: the batches before it were applied, and count
+            self.model.steps_trained = self.plan.last_step
+            raise
 
     def evaluate(self, data) -> "_core.Totals":
         return self.plan.evaluate(data.x, data.y, data.labels)
@@ -118,9 +123,11 @@ class GraphEngine:
         return total
 
     def _gather_grads(self) -> None:
-        """Copy each parameter Tensor's .grad into the flat gradient buffer the optimizer reads."""
-        flat, offset = self.model.flat_parameter.grad, 0
-        for p in self.model.parameters():
-            size = p.data.size
-            flat[offset:offset + size] = 0 if p.grad is None else p.grad.reshape(-1)
-            offset += size
+        """Copy each parameter Tensor's .grad to its place in the flat gradient buffer the optimizer reads."""
+        flat = self.model.flat_parameter.grad
+        for layer in self.model.dense_layers():
+            for name in ("weight", "bias"):
+                p = getattr(layer, name)
+                if p is not None:
+                    offset = getattr(layer, name + "_offset")
+                    flat[offset:offset + p.data.size] = 0 if p.grad is None else p.grad.reshape(-1)

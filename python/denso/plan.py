@@ -11,8 +11,6 @@ _TRANSFORMS = {Dropout: (_core.TransformKind.dropout, "rate"),
 
 def unsupported_reason(model) -> str | None:
     """Why the plan cannot run this model (None when it can)."""
-    if model.dtype.name not in ("float32", "float64"):
-        return f"dtype {model.dtype} is not float32/float64"
     trailing = False
     for layer in model.layers:
         if not isinstance(layer, (Dense, Dropout, GaussianNoise)):
@@ -23,9 +21,10 @@ def unsupported_reason(model) -> str | None:
     return None
 
 
-def layer_specs(model) -> list:
+def layer_specs(model, predicting: bool = False) -> list:
     """One DenseSpec per Dense layer, with the Dropout/GaussianNoise layers before it as input transforms.
-    The last layer runs the activation the loss leaves it (identity when the loss fuses its own)."""
+    The last layer runs the activation the loss leaves it: identity when the loss fuses its own, or,
+    `predicting`, what predict() returns (the loss's probabilities)."""
     specs, pending = [], []
     last = model.dense_layers()[-1]
     for layer in model.layers:
@@ -35,7 +34,8 @@ def layer_specs(model) -> list:
             continue
         activation = layer.activation
         if layer is last and model.loss is not None:
-            activation = model.loss.trained_activation(activation)
+            pick = model.loss.predicted_activation if predicting else model.loss.trained_activation
+            activation = pick(activation)
         specs.append(_core.DenseSpec(
             in_features=layer.input_dim, out_features=layer.units, activation=get_activation(activation),
             alpha=layer.alpha, use_bias=layer.use_bias, l1=layer.l1, l2=layer.l2,
@@ -54,8 +54,9 @@ def build_plan(model, max_batch: int, seed: int, labels: bool) -> "_core.Plan":
 
 
 def build_inference_plan(model) -> "_core.Plan":
-    """A Plan that only predicts: no optimizer state, a 1-row training workspace (predict brings its
-    own). Cross-entropy models return probabilities; uncompiled models return raw outputs."""
-    kind = _core.LossKind.mse if model.loss is None else model.loss.kind(labels=False)
+    """A Plan that only predicts: its last layer runs what predict() returns (probabilities for
+    cross-entropy models, raw outputs for uncompiled ones); no optimizer state; a 1-row training
+    workspace (predict brings its own)."""
     flat = model.flat_parameter
-    return _core.Plan(layer_specs(model), kind, _core.OptimizerConfig("sgd", 0.0), 1, 0, flat.data, flat.grad, [])
+    return _core.Plan(layer_specs(model, predicting=True), _core.LossKind.mse, _core.OptimizerConfig("sgd", 0.0), 1, 0,
+                      flat.data, flat.grad, [])

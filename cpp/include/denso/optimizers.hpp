@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 #include "denso/threads.hpp"
 #include "denso/types.hpp"
 
@@ -42,18 +43,31 @@ struct OptimizerConfig {
   bool nesterov = false, centered = false, amsgrad = false, decoupled_weight_decay = false;
 };
 
-// State buffers of length n that optimizer_update needs, in this order (`slots`):
+// State buffers of length n that optimizer_update needs, in this order (`slots`), by name:
 //   sgd:     [momentum_buffer]                          (momentum ≠ 0)
 //   rmsprop: square_avg, [grad_avg], [momentum_buffer]  (centered; momentum > 0)
 //   adam:    exp_avg, exp_avg_sq, [max_exp_avg_sq]      (amsgrad)
-inline int optimizer_slot_count(const OptimizerConfig& c) {
+// The Python optimizers name their state after this list (_core.optimizer_slot_names).
+inline std::vector<const char*> optimizer_slot_names(const OptimizerConfig& c) {
+  std::vector<const char*> names;
   switch (c.kind) {
-    case OptimizerKind::sgd: return c.momentum != 0 ? 1 : 0;
-    case OptimizerKind::rmsprop: return 1 + int(c.centered) + int(c.momentum > 0);
-    case OptimizerKind::adam: return 2 + int(c.amsgrad);
+    case OptimizerKind::sgd:
+      if (c.momentum != 0) names.push_back("momentum_buffer");
+      break;
+    case OptimizerKind::rmsprop:
+      names.push_back("square_avg");
+      if (c.centered) names.push_back("grad_avg");
+      if (c.momentum > 0) names.push_back("momentum_buffer");
+      break;
+    case OptimizerKind::adam:
+      names = {"exp_avg", "exp_avg_sq"};
+      if (c.amsgrad) names.push_back("max_exp_avg_sq");
+      break;
   }
-  return 0;
+  return names;
 }
+
+inline int optimizer_slot_count(const OptimizerConfig& c) { return int(optimizer_slot_names(c).size()); }
 
 // g ← grad + λ·θ                              (if λ ≠ 0)
 // b ← g  at step 1;  b ← μ·b + (1 − τ)·g      (if μ ≠ 0; the first step is undampened)

@@ -4,7 +4,9 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <functional>
+#include <memory>
 #include <vector>
 #include "denso/dense.hpp"
 #include "denso/losses.hpp"
@@ -13,6 +15,9 @@
 #include "denso/totals.hpp"
 
 namespace denso {
+
+// Called between backward and update with the batch's rows and step (see Plan::set_gradient_hook).
+using GradientHook = std::function<void(Index rows, long step)>;
 
 enum class TransformKind { dropout, gaussian_noise };
 
@@ -67,21 +72,21 @@ class Plan {
   // Called between backward and update with the batch's rows and step, once the gradient buffer holds
   // the batch gradient (penalty included): it may read or rewrite it (a data-parallel allreduce, a
   // test observing gradients). While one is set, 1-2-row batches materialise dW too.
-  using GradientHook = std::function<void(Index rows, long step)>;
-  void set_gradient_hook(GradientHook hook) { gradient_hook_ = std::move(hook); }
+  void set_gradient_hook(std::shared_ptr<const GradientHook> hook) { gradient_hook_ = std::move(hook); }
 
   // Batches [first, last) of an epoch whose sample order is `order` (n entries): gather, forward,
   // loss, backward, penalty, update. `lrs[b - first]` is batch b's learning rate; *step counts updates.
   Totals train(const T* X, const T* Y, const std::int64_t* labels, Index n, const std::int64_t* order,
                Index batch_size, Index first, Index last, const double* lrs, long* step) {
     Totals totals;
+    const auto hook = gradient_hook_;  // held for the call: the hook may replace itself
     for (Index b = first; b < last; ++b) {
       const Index start = b * batch_size, rows = std::min(batch_size, n - start);
       gather(X, Y, labels, order + start, rows);
       forward(input_.topRows(rows), true, static_cast<std::uint64_t>(*step + 1));
       const double data_loss = loss_and_grad(rows, true);
       // At 1-2 rows dW is a rank-1/2 product: the update computes it on the fly (see fused_update).
-      const bool fused = rows <= kRankUpdateRows && !gradient_hook_;
+      const bool fused = rows <= kRankUpdateRows && !hook;
       backward(rows, !fused);
       const double penalty = fused ? penalty_value() : penalty_and_grad();  // after backward's dW
       if (!std::isfinite(data_loss + penalty)) {  // stop before the update: weights stay finite
@@ -90,7 +95,14 @@ class Plan {
         return totals;
       }
       ++*step;
-      if (gradient_hook_) gradient_hook_(rows, *step);
+      if (hook) {
+        try {
+          (*hook)(rows, *step);
+        } catch (...) {
+          --*step;  // this batch is not applied
+          throw;
+        }
+      }
       OptimizerConfig c = opt_;
       c.lr = lrs[b - first];
       if (fused)
@@ -119,9 +131,10 @@ class Plan {
     return totals;
   }
 
-  // out (n × outputs) = the network's output; cross-entropy models return probabilities. Works in
-  // blocks of at most `block` rows with a workspace of its own, and touches no member buffer: several
-  // threads may predict with one plan at once (the training buffers are left alone).
+  // out (n × outputs) = the network's output, each layer with its own activation (the inference plan
+  // gives its last layer the activation predict returns: probabilities for cross-entropy models).
+  // Works in blocks of at most `block` rows with a workspace of its own, and touches no member
+  // buffer: several threads may predict with one plan at once (the training buffers are left alone).
   void predict(const T* X, Index n, Index block, T* out) const {
     if (n == 0) return;
     Index width = 0;
@@ -129,30 +142,30 @@ class Plan {
     block = std::max<Index>(1, std::min(block, n));
     // Ping-pong between layers, kept per thread up to kCachedPredictValues: a fresh multi-MB buffer per
     // call cost page faults (~10% of a 1024-row call, and they serialise across threads); a bigger
-    // one (a huge batch_size) is the call's own, so no thread keeps hundreds of MB afterwards.
+    // one (a huge batch_size) is the call's own, so no thread keeps hundreds of MB afterwards. Aligned,
+    // and the last layer too is computed there and then copied: vectorised loops peel differently
+    // with the address, and the answer must not depend on which thread or output array it lands in.
     constexpr std::size_t kCachedPredictValues = std::size_t(1) << 20;
+    using Workspace = std::vector<T, Eigen::aligned_allocator<T>>;
     const std::size_t need = std::size_t(2 * block * width);
-    thread_local std::vector<T> cached;
-    std::vector<T> own;
-    std::vector<T>& work = need <= kCachedPredictValues ? cached : own;
+    thread_local Workspace cached;
+    Workspace own;
+    Workspace& work = need <= kCachedPredictValues ? cached : own;
     if (work.size() < need) work.resize(need);
-    const Index in0 = layers_.front().in, k = layers_.back().out, last = Index(layers_.size()) - 1;
+    const Index in0 = layers_.front().in, k = layers_.back().out;
     for (Index start = 0; start < n; start += block) {
       const Index rows = std::min(block, n - start);
       const T* in = X + start * in0;
       Index in_cols = in0;
-      for (Index l = 0; l <= last; ++l) {
+      for (Index l = 0; l < Index(layers_.size()); ++l) {
         const DenseSpec& s = layers_[l];
-        T* dst = l == last ? out + start * k : work.data() + (l % 2) * block * width;
+        T* dst = work.data() + (l % 2) * block * width;
         dense_forward<T>(CMapMat<T>(in, rows, in_cols), weight(s), bias(s), s.activation, T(s.alpha),
                          MapMat<T>(dst, rows, s.out), true);
         in = dst;
         in_cols = s.out;
       }
-      MapMat<T> dst(out + start * k, rows, k);
-      if (loss_ == LossKind::bce_logits) bias_activate<T>(dst, nullptr, Activation::sigmoid, T(0));
-      if (loss_ == LossKind::softmax_xent || loss_ == LossKind::softmax_xent_labels)
-        bias_activate<T>(dst, nullptr, Activation::softmax, T(0));
+      std::copy(in, in + rows * k, out + start * k);
     }
   }
 
@@ -164,7 +177,7 @@ class Plan {
   std::uint64_t seed_;
   T *params_, *grads_;
   std::vector<T*> slots_;
-  GradientHook gradient_hook_;
+  std::shared_ptr<const GradientHook> gradient_hook_;
   // Workspace, allocated once: gathered batch, per-layer outputs A, gradients G = dL/dZ,
   // transformed inputs and dropout masks.
   Matrix<T> input_, target_;

@@ -59,9 +59,6 @@ class Adam(Optimizer):
         return {"beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps, "weight_decay": self.weight_decay,
                 "amsgrad": self.amsgrad, "decoupled_weight_decay": self.decoupled_weight_decay}
 
-    def slot_names(self) -> tuple:
-        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if self.amsgrad else ())
-
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch's rule::

@@ -73,11 +73,16 @@ class Optimizer:
         raise NotImplementedError
 
     def slot_names(self) -> tuple:
-        """Names of the per-parameter state buffers, in the order of the C++ ``slots`` argument."""
-        raise NotImplementedError
+        """Names of the per-parameter state buffers, in the order of the C++ ``slots`` argument (the
+        C++ update names them: ``_core.optimizer_slot_names``)."""
+        return tuple(_core.optimizer_slot_names(self._native))
 
     def native_config(self) -> "_core.OptimizerConfig":
-        """The bound C++ config (built once: only ``lr`` changes), with the current ``lr``."""
+        """A copy of the C++ config this optimizer updates with, at the current ``lr``."""
+        return _core.OptimizerConfig(self.kind, self.lr, **self._native_fields())
+
+    def _config(self) -> "_core.OptimizerConfig":
+        """The optimizer's own C++ config (built once: only ``lr`` changes), at the current ``lr``."""
         self._native.lr = self.lr
         return self._native
 
@@ -131,7 +136,7 @@ class Optimizer:
             data = _check_data(i, p)
             _check_grad(i, data, grad)
             state = self.state[i]
-            _core.optimizer_update(self.native_config(), state["step"] + 1, data, grad, self.slot_buffers(i))
+            _core.optimizer_update(self._config(), state["step"] + 1, data, grad, self.slot_buffers(i))
             state["step"] += 1
         return loss
 

@@ -47,7 +47,3 @@ class RMSprop(Optimizer):
     def _native_fields(self) -> dict:
         return {"alpha": self.alpha, "eps": self.eps, "momentum": self.momentum, "centered": self.centered,
                 "weight_decay": self.weight_decay}
-
-    def slot_names(self) -> tuple:
-        return ("square_avg",) + (("grad_avg",) if self.centered else ()) + \
-            (("momentum_buffer",) if self.momentum > 0 else ())

@@ -49,6 +49,3 @@ class SGD(Optimizer):
     def _native_fields(self) -> dict:
         return {"momentum": self.momentum, "dampening": self.dampening, "nesterov": self.nesterov,
                 "weight_decay": self.weight_decay}
-
-    def slot_names(self) -> tuple:
-        return ("momentum_buffer",) if self.momentum != 0 else ()
