@@ -1,9 +1,14 @@
 """Hostile and broken model files: load_model rejects each one cheaply with a ValueError naming the file,
-and the CLI reports it in one line."""
+the CLI reports it in one line, and save keeps the file's mode, follows symbolic links and cleans up."""
 import io
 import json
 import os
 import re
+import signal
+import stat
+import subprocess
+import sys
+import time
 import tracemalloc
 import zipfile
 
@@ -332,3 +337,113 @@ def test_the_cli_reports_an_unexpected_failure_to_read_a_model_in_one_line(tmp_p
     assert cli.main(["summary", str(tmp_path / "m.denso")]) == 1
     assert capsys.readouterr().err == (f"denso: error: cannot read the model file '{tmp_path / 'm.denso'}': "
                                        f"RecursionError: maximum recursion depth exceeded\n")
+
+
+# ---- save (#10 item 13) -------------------------------------------------------------------------------
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_save_removes_the_temporary_files_killed_saves_left_behind(tmp_path):
+    dead = _dead_pid()
+    stale = [tmp_path / f".m.denso.denso-{dead}.0badf00d.tmp",           # its process is gone
+             tmp_path / f".m.denso.denso-{os.getpid()}.00c0ffee.tmp",   # alive, but not written for an hour
+             tmp_path / ".denso-ab12_xyz.tmp"]                           # an old denso's mkstemp name, an hour old
+    kept = [tmp_path / f".m.denso.denso-{os.getpid()}.12345678.tmp",    # a save in progress
+            tmp_path / f".other.denso.denso-{dead}.0badf00d.tmp",       # another file's
+            tmp_path / ".denso-cd34_xyz.tmp",                            # an old denso's, recent
+            tmp_path / "notes.txt"]
+    for p in stale + kept:
+        p.write_bytes(b"partial")
+    hour_ago = time.time() - 3600
+    for p in stale[1:]:
+        os.utime(p, (hour_ago, hour_ago))
+    _model(compiled=False).save(tmp_path / "m.denso")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.denso"] + [p.name for p in kept])
+
+
+def test_a_save_killed_mid_write_is_cleaned_up_by_the_next_save(tmp_path):
+    """SIGKILL during the write leaves the old file and one temporary file; the next save removes it."""
+    path = tmp_path / "m.denso"
+    model = _model(compiled=False)
+    model.save(path)
+    before = path.read_bytes()
+    script = ("import os, signal, numpy as np, denso\n"
+              "model = denso.Sequential([denso.Dense(3)], input_dim=2, seed=1)\n"
+              "np.savez = lambda f, **arrays: (f.write(b'PK half'), f.flush(), os.kill(os.getpid(), signal.SIGKILL))\n"
+              f"model.save({str(path)!r})\n")
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "SKBUILD_EDITABLE_VERBOSE": "0"})
+    assert done.returncode == -signal.SIGKILL
+    left = [p.name for p in tmp_path.iterdir() if p.name != "m.denso"]
+    assert len(left) == 1 and re.fullmatch(r"\.m\.denso\.denso-\d+\.[0-9a-f]{8}\.tmp", left[0]), left
+    assert path.read_bytes() == before
+    model.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.denso"]
+
+
+def test_save_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "private.denso"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o600)
+    _model(compiled=False).save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    os.chmod(path, 0o640)
+    _model(compiled=False).save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    mask = os.umask(0o027)
+    try:
+        _model(compiled=False).save(tmp_path / "new.denso")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "new.denso").stat().st_mode) == 0o640  # 0666 & ~umask, as before
+
+
+def test_save_through_a_symbolic_link_writes_the_file_it_points_to(tmp_path):
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "v1.denso"
+    _model(compiled=False).save(target)
+    link = tmp_path / "current.denso"
+    link.symlink_to(target)
+    model = _model()
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    np.testing.assert_array_equal(denso.load_model(target).flat_parameter.data, model.flat_parameter.data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current.denso", "models"]
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["v1.denso"]
+
+
+def test_save_errors_name_the_path_the_user_gave(tmp_path):
+    model = _model(compiled=False)
+    missing = tmp_path / "no" / "such" / "m.denso"
+    with pytest.raises(FileNotFoundError, match=re.escape(f"cannot save the model to {str(missing)!r}: directory")):
+        model.save(missing)
+    with pytest.raises(IsADirectoryError, match=re.escape(f"cannot save the model to {str(tmp_path)!r}: it is a "
+                                                          f"directory")):
+        model.save(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes whatever the mode")
+def test_save_into_a_read_only_directory_names_the_path(tmp_path):
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    os.chmod(directory, 0o555)
+    try:
+        with pytest.raises(PermissionError, match=re.escape(f"cannot save the model to "
+                                                            f"{str(directory / 'm.denso')!r}: Permission denied")):
+            _model(compiled=False).save(directory / "m.denso")
+    finally:
+        os.chmod(directory, 0o755)
+
+
+def test_save_failing_mid_write_names_the_path_and_leaves_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "m.denso"
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match=re.escape(f"cannot save the model to {str(path)!r}: No space left on device")):
+        _model(compiled=False).save(path)
+    assert list(tmp_path.iterdir()) == []

@@ -15,7 +15,9 @@ import json
 import math
 import os
 import re
-import tempfile
+import secrets
+import stat
+import time
 import zipfile
 import zlib
 
@@ -33,14 +35,18 @@ _NPY_HEADER_MAX = 4096       # the .npy header of one entry (numpy writes 128 by
 _ENTRY_NAME = re.compile(r"(header|params|state_\d{1,4})\.npy")
 _METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated", zipfile.ZIP_BZIP2: "bzip2",
             zipfile.ZIP_LZMA: "lzma"}
+_STALE_TMP_SECONDS = 15 * 60  # a temporary file of a save older than this is left over from a crash
 
 
 # ---- writing ---------------------------------------------------------------------------------------
 def save_model(model, path) -> None:
     """Write config, weights, compile settings and optimizer state to `path`.
 
-    The file is written next to `path` under a temporary name, flushed to disk, then renamed over
-    `path`: a crash leaves either the old file or the new one, never half of one.
+    The file is written next to `path` (next to its target when `path` is a symbolic link, which
+    stays a link) under the temporary name `.<name>.denso-<pid>.<random>.tmp`, flushed to disk, then renamed
+    over it: a crash leaves either the old file or the new one, never half of one. A later save of
+    the same file removes the temporary files such crashes left behind. An existing file keeps its
+    permission bits; a new one gets 0666 minus the umask.
     """
     path = os.fspath(path)
     header = {"format": FORMAT, "version": VERSION, "model": model.get_config(), "epoch": model.epochs_trained,
@@ -51,25 +57,106 @@ def save_model(model, path) -> None:
         header["compile"] = {"loss": model.loss.name, "metrics": model.metrics,
                              "optimizer": model.optimizer.config(), "optimizer_state": _jsonable(state, arrays)}
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".denso-", suffix=".tmp", dir=directory)
+    target = os.path.realpath(path)  # write through a symbolic link to the file it points at
+    directory, name = os.path.split(target)
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"cannot save the model to {path!r}: it is a directory")
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save the model to {path!r}: directory {directory!r} does not exist")
     try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    _remove_stale_temporaries(directory, name)
+    tmp = os.path.join(directory, f".{name}.denso-{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        what = f"cannot save the model to {path!r}: {exc.strerror or exc}"
+        raise (type(exc)(exc.errno, what) if exc.errno is not None else OSError(what)) from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _unlink_quietly(tmp)
         raise
+    _fsync_directory(directory)
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there: rely on the age alone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    except (OverflowError, OSError):
+        return False
+    return True
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Delete the temporary files that saves of `name` left behind when they were killed.
+
+    They are `.<name>.denso-<pid>.<random>.tmp` files whose process is gone or that were not written
+    to for 15 minutes, and (from older versions of denso) `.denso-<random>.tmp` files that old.
+    """
+    ours = re.compile(re.escape(f".{name}.denso-") + r"(\d{1,10})\.[0-9a-f]{8}\.tmp")
+    legacy = re.compile(r"\.denso-[a-z0-9_]{8}\.tmp")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        match = ours.fullmatch(entry)
+        if match is None and not legacy.fullmatch(entry):
+            continue
+        stale = os.path.join(directory, entry)
+        try:
+            info = os.lstat(stale)
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        old = now - info.st_mtime > _STALE_TMP_SECONDS
+        if old or (match is not None and not _pid_alive(int(match.group(1)))):
+            _unlink_quietly(stale)
 
 
 def _jsonable(obj, arrays: dict):
