@@ -1,4 +1,5 @@
 """The `denso` command line, as a real process (python -m denso) and in-process (denso.cli.main)."""
+import gzip
 import os
 import re
 import subprocess
@@ -374,3 +375,55 @@ def test_experiment_errors(monkeypatch, capsys, fake_experiments):
     monkeypatch.setitem(sys.modules, "denso.experiments", types.ModuleType("denso.experiments"))
     assert cli.main(["experiment", "--list"]) == 1
     assert "does not define the EXPERIMENTS dict" in error_line(capsys.readouterr().err)
+
+
+# ---- data files that cannot be read: one line each (#10 item 12) -----------------------------------------
+def _encrypted_npz(path):
+    np.savez(path, x=np.ones((4, 2)), y=np.zeros(4))
+    data = bytearray(path.read_bytes())
+    for signature, flags in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # the first entry's local and central header
+        at = data.index(signature)
+        data[at + flags] |= 0x1
+    path.write_bytes(bytes(data))
+
+
+def test_unreadable_data_files_are_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DENSO_TRACEBACK", raising=False)
+    with open("array.npz", "wb") as f:
+        np.save(f, np.zeros((4, 3)))
+    _encrypted_npz(tmp_path / "secret.npz")
+    for name, message in [("array.npz", r"'array.npz' is not a readable .npz file: it holds a single .npy array"),
+                          ("secret.npz", r"'secret.npz' is not a readable .npz file: .*encrypted")]:
+        assert cli.main(["train", "--data", name, "--verbose", "0"]) == 1
+        assert re.match(rf"denso: error: {message}", error_line(capsys.readouterr().err))
+
+
+def test_an_unexpected_failure_reading_a_data_file_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DENSO_TRACEBACK", raising=False)
+    (tmp_path / "ok.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
+
+    def broken(path, target=-1):
+        raise RecursionError("maximum recursion depth exceeded")
+    monkeypatch.setattr(datasets, "read_table", broken)
+    assert cli.main(["train", "--data", "ok.csv", "--verbose", "0"]) == 1
+    assert error_line(capsys.readouterr().err) == ("denso: error: cannot read data file 'ok.csv': RecursionError: "
+                                                   "maximum recursion depth exceeded")
+
+
+def test_an_idx_file_that_inflates_beyond_its_header_is_one_line(tmp_path, monkeypatch, capsys, no_fashion_mnist):
+    directory = tmp_path / "data" / "fashion-mnist"
+    directory.mkdir(parents=True)
+    images = np.zeros((4, 28, 28), np.uint8)
+    for x_name, y_name in datasets.IDX_FILES.values():
+        write_idx(directory / (x_name + ".gz"), images)
+        write_idx(directory / (y_name + ".gz"), np.arange(4, dtype=np.uint8))
+    bomb = directory / (datasets.IDX_FILES["train"][0] + ".gz")
+    with gzip.open(bomb, "wb", compresslevel=1) as f:  # the header declares 4 images, 8 MiB follow
+        f.write(bytes([0, 0, 0x08, 3]) + (4).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + images.tobytes())
+        f.write(bytes(8 << 20))
+    monkeypatch.setenv("DENSO_DATA", str(tmp_path / "data"))
+    assert cli.main(["train", "--data", "fashion-mnist", "--verbose", "0"]) == 1
+    assert re.match(rf"denso: error: '{re.escape(str(bomb))}' should hold 3152 bytes for shape \(4, 28, 28\), but "
+                    r"holds more \(trailing data\)", error_line(capsys.readouterr().err))

@@ -1,6 +1,7 @@
 """The data a command works on: a named dataset or a .csv/.npz file, split into train and test rows."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 
@@ -65,9 +66,28 @@ def _existing_table_file(path: str, target) -> bool:
     return is_npz
 
 
+@contextlib.contextmanager
+def reading(what: str):
+    """Any failure while reading `what` (a data file or dataset) becomes one ValueError naming it.
+
+    The readers raise FileNotFoundError/ValueError for the files they reject; should anything else
+    escape them on a bad file, the command line still reports it in one line (the original stays
+    attached as __cause__ for DENSO_TRACEBACK=1).
+    """
+    try:
+        yield
+    except (UsageError, ValueError, OSError):
+        raise
+    except MemoryError:
+        raise ValueError(f"not enough memory to read {what}") from None
+    except Exception as exc:
+        raise ValueError(f"cannot read {what}: {type(exc).__name__}: {exc}") from exc
+
+
 def load_named(name: str) -> Data:
     """A named dataset with its own test split."""
-    (x, y), (x_test, y_test) = datasets.load_dataset(name)
+    with reading(f"dataset {name!r}"):
+        (x, y), (x_test, y_test) = datasets.load_dataset(name)
     kind = name if name in DEFAULTS else "function" if name in synthetic.FUNCTIONS else "file"
     return Data(name, kind, datasets.NAMES[name], x, y, x_test, y_test)
 
@@ -75,7 +95,8 @@ def load_named(name: str) -> Data:
 def load_file(path: str, target, test_split, seed: int) -> Data:
     """A .csv/.npz file; its rows are split into train and test unless it carries a test set."""
     is_npz = _existing_table_file(path, target)
-    table = datasets.read_table(path, -1 if target is None else target)
+    with reading(f"data file {path!r}"):
+        table = datasets.read_table(path, -1 if target is None else target)
     what = f"{path}: {table.x.shape[0]:,} rows, {table.x.shape[1]} features"
     if not is_npz:
         what += f", target column {table.target_name!r}"
@@ -111,14 +132,17 @@ def load_eval_data(data: str, target, model, need_target: bool) -> tuple:
     if _is_dataset_name(data):
         if target is not None:
             raise UsageError(f"--target applies to .csv files; {data!r} is a built-in dataset")
-        (_, _), (x, y) = datasets.load_dataset(data)
+        with reading(f"dataset {data!r}"):
+            (_, _), (x, y) = datasets.load_dataset(data)
         label = f"{data} test split"
     else:
         is_npz = _existing_table_file(data, target)
         if target is None and not need_target and not is_npz:
             # predict: the last column is the target when the file has one column more than the model's inputs
-            target = -1 if len(datasets.csv_columns(data)) == model.input_dim + 1 else None
-        table = datasets.read_table(data, -1 if target is None and need_target else target)
+            with reading(f"data file {data!r}"):
+                target = -1 if len(datasets.csv_columns(data)) == model.input_dim + 1 else None
+        with reading(f"data file {data!r}"):
+            table = datasets.read_table(data, -1 if target is None and need_target else target)
         x, y, label = table.x, table.y, f"{data} (all rows)"
     if x.shape[1] != model.input_dim:
         raise ValueError(f"{label} has {x.shape[1]} feature columns, but the model takes {model.input_dim} inputs")

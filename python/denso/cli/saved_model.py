@@ -12,8 +12,20 @@ from ..loading import load_model
 
 
 def load_model_file(path: str):
-    """The model saved at `path` (denso.load_model, whose errors name the file)."""
-    return load_model(path)
+    """The model saved at `path` (denso.load_model, whose errors name the file).
+
+    load_model raises FileNotFoundError or ValueError for every file it rejects; should anything else
+    escape it on a bad file, it becomes a ValueError naming the file too, so the command line reports
+    it in one line (the original stays attached as __cause__ for DENSO_TRACEBACK=1).
+    """
+    try:
+        return load_model(path)
+    except (ValueError, OSError):
+        raise
+    except MemoryError:
+        raise ValueError(f"not enough memory to load the model file {path!r}") from None
+    except Exception as exc:
+        raise ValueError(f"cannot read the model file {path!r}: {type(exc).__name__}: {exc}") from exc
 
 
 def cmd_evaluate(args) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from ..standardization import Standardizer
 from .catalog import DATASETS, FASHION_MNIST_FILES, IDX_FILES, IdxDataset
 from .download import DOWNLOAD_TIMEOUT, download_dataset
-from .idx import IDX_CODES, IDX_DTYPES, read_idx, write_idx
+from .idx import IDX_CODES, IDX_DTYPES, MAX_IDX_BYTES, read_idx, write_idx
 from .images import load_fashion_mnist, load_idx_dataset, load_mnist, read_split
 from .locations import cache_dir, dataset_dir, fashion_mnist_dir, mnist_dir, search_dirs, system_data_dir
 from .named import NAMES, SYNTHETIC, load_dataset
@@ -30,7 +30,7 @@ from .splits import load_csv, load_npz, split_rows
 from .tables import Table, csv_columns, read_table
 
 __all__ = [
-    "read_idx", "write_idx", "IDX_DTYPES", "IDX_CODES",
+    "read_idx", "write_idx", "IDX_DTYPES", "IDX_CODES", "MAX_IDX_BYTES",
     "IdxDataset", "DATASETS", "FASHION_MNIST_FILES", "IDX_FILES",
     "cache_dir", "system_data_dir", "search_dirs", "dataset_dir", "fashion_mnist_dir", "mnist_dir",
     "DOWNLOAD_TIMEOUT", "download_dataset",

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 
 import numpy as np
 
@@ -11,31 +13,68 @@ IDX_CODES = {np.dtype(v).newbyteorder(">") if np.dtype(v).itemsize > 1 else np.d
              for k, v in IDX_DTYPES.items()}
 
 
-def read_idx(path) -> np.ndarray:
+MAX_IDX_BYTES = 1 << 30  # the largest data read_idx reads unless told otherwise (MNIST's images: 47 MB)
+
+
+def read_idx(path, max_bytes: int | None = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (optionally .gz): checks the magic number, dimensions and the file size.
 
-    Raises ValueError naming the file when it is truncated, too long or not IDX.
+    The header declares the shape; exactly that much data is read (a .gz file is inflated no
+    further), so a small .gz that inflates to gigabytes costs no more than its header declares.
+
+    Args:
+        path: the file; names ending in .gz are gzip-compressed.
+        max_bytes: the largest data size (in bytes, after decompression) the header may declare;
+            None for no limit.
+
+    Raises ValueError naming the file when it is truncated, too long, declares more than
+    `max_bytes` or is not IDX.
     """
     path = os.fspath(path)
-    opener = gzip.open if path.endswith(".gz") else open
+    compressed = path.endswith(".gz")
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
+        with (gzip.open if compressed else open)(path, "rb") as f:
+            return _read_idx_stream(path, f, None if compressed else os.fstat(f.fileno()).st_size, max_bytes)
+    except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"cannot read IDX file {path!r}: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
-        raise ValueError(f"{path!r} is not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")
-    ndim = raw[3]
+
+
+def _read_idx_stream(path: str, f, file_size, max_bytes) -> np.ndarray:
+    """The array in open IDX stream `f` (`file_size`: its length when known, None for a .gz)."""
+    magic = f.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_DTYPES:
+        raise ValueError(f"{path!r} is not an IDX file (bad magic number {magic.hex() or 'empty'})")
+    ndim = magic[3]
+    dims = f.read(4 * ndim)
+    if ndim == 0 or len(dims) < 4 * ndim:
+        raise ValueError(f"{path!r} has a truncated IDX header ({ndim} dimensions, {4 + len(dims)} bytes)")
+    shape = tuple(int.from_bytes(dims[4 * i:4 * i + 4], "big") for i in range(ndim))
+    dtype = np.dtype(IDX_DTYPES[magic[2]])
     header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise ValueError(f"{path!r} has a truncated IDX header ({ndim} dimensions, {len(raw)} bytes)")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise ValueError(f"{path!r} should hold {expected} bytes for shape {shape}, but holds {len(raw)} "
-                         f"({'truncated' if len(raw) < expected else 'trailing data'})")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    size = math.prod(shape) * dtype.itemsize
+    expected = header + size
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(f"{path!r} declares shape {shape} of {dtype.name}: {size:,} bytes of data, more than "
+                         f"the {max_bytes:,} read_idx reads by default; pass max_bytes=None (or a larger limit) "
+                         f"if the file is really that large")
+    if file_size is not None and file_size != expected:
+        raise ValueError(f"{path!r} should hold {expected} bytes for shape {shape}, but holds {file_size} "
+                         f"({'truncated' if file_size < expected else 'trailing data'})")
+    data = np.empty(size, dtype=np.uint8)
+    view, done = memoryview(data), 0
+    while done < size:
+        n = f.readinto(view[done:done + (1 << 24)])
+        if not n:
+            raise ValueError(f"{path!r} should hold {expected} bytes for shape {shape}, but holds {header + done} "
+                             f"(truncated)")
+        done += n
+    if f.read(1):
+        raise ValueError(f"{path!r} should hold {expected} bytes for shape {shape}, but holds more "
+                         f"(trailing data); it was not read further")
+    array = data.view(dtype).reshape(shape)
+    if not dtype.isnative:  # IDX stores big-endian: swap in place rather than copy
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return array
 
 
 def write_idx(path, array) -> None:

@@ -5,6 +5,7 @@ import csv
 import dataclasses
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -147,9 +148,14 @@ def _read_csv(path: str, target, delimiter: str) -> Table:
 
 def _read_npz(path: str) -> Table:
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        with open(path, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":
+                raise ValueError("it holds a single .npy array, not an .npz archive of named arrays")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError, RuntimeError,
+            zlib.error) as exc:
         raise ValueError(f"{path!r} is not a readable .npz file: {exc}") from None
     if {"header", "params"} <= set(arrays):
         raise ValueError(f"{path!r} is a denso model file, not a data file")
