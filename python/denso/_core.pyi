@@ -2,7 +2,8 @@
 
 Arrays are C-contiguous float32 or float64 (all operands of one call alike); outputs are written in
 place and must be writeable; wrong dtypes raise TypeError, wrong shapes/layouts ValueError.
-Every call releases the GIL and flushes denormals to zero while it runs.
+Every kernel call releases the GIL and flushes denormals to zero while it runs (a Plan's gradient
+hook takes the GIL back to run its Python code).
 """
 from typing import Optional, Sequence
 
@@ -39,7 +40,10 @@ class OptimizerConfig:
     centered: bool
     amsgrad: bool
     decoupled_weight_decay: bool
-    def __init__(self, kind: str | OptimizerKind = ..., **fields: float | bool) -> None: ...
+    def __init__(self, kind: str | OptimizerKind, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+                 alpha: float = 0.99, eps: float = 1e-8, beta1: float = 0.9, beta2: float = 0.999,
+                 weight_decay: float = 0.0, nesterov: bool = False, centered: bool = False, amsgrad: bool = False,
+                 decoupled_weight_decay: bool = False) -> None: ...
 
 class LossKind:
     """The loss a plan fuses with the last layer."""
@@ -80,9 +84,12 @@ class Totals:
     batches: int
     finite: bool
     bad_batch: int
+    overflowed: bool
     def __init__(self) -> None: ...
     @staticmethod
     def stopped_at(batch: int) -> Totals: ...
+    @staticmethod
+    def overflow() -> Totals: ...
     def __iadd__(self, other: Totals) -> Totals: ...
 
 def count_batch(loss: LossKind, logits: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray],
@@ -103,6 +110,9 @@ class Plan:
         NaN/inf in x; safe from several threads at once."""
     def set_gradient_hook(self, hook) -> None:
         """hook(grads, rows, step) between backward and update of every batch, GIL held; None removes it."""
+    @property
+    def last_step(self) -> int:
+        """Updates applied when the last train call ended (normally or by an exception from the hook)."""
 
 def dense_forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], out: np.ndarray,
                   activation: Activation, alpha: float = 0.01) -> None:
@@ -126,6 +136,7 @@ def softmax_xent_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.
 def softmax_xent_labels_loss(logits: np.ndarray, labels: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
     """Softmax cross-entropy with int64 labels, mean over rows."""
 def optimizer_slot_count(config: OptimizerConfig) -> int: ...
+def optimizer_slot_names(config: OptimizerConfig) -> list[str]: ...
 def optimizer_update(config: OptimizerConfig, step: int, param: np.ndarray, grad: np.ndarray,
                      slots: Sequence[np.ndarray]) -> None: ...
 def weight_penalty(weight: np.ndarray, grad: Optional[np.ndarray], l1: float, l2: float) -> float:

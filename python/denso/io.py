@@ -48,6 +48,8 @@ def save_model(model, path) -> None:
     the same file removes the temporary files such crashes left behind. An existing file keeps its
     permission bits; a new one gets 0666 minus the umask.
     """
+    if not model.built:
+        raise ValueError("save() needs a built model: pass input_dim to Sequential(...) or call build() / fit()")
     path = os.fspath(path)
     header = {"format": FORMAT, "version": VERSION, "model": model.get_config(), "epoch": model.epochs_trained,
               "compile": None}

@@ -165,15 +165,16 @@ def _difference(y_true, y_pred) -> np.ndarray:
     return y_true.astype(np.float64) - y_pred.astype(np.float64)
 
 
-_METRICS = {
-    "accuracy": accuracy,
-    "acc": accuracy,
-    "binary_accuracy": binary_accuracy,
-    "mean_squared_error": mean_squared_error,
-    "mse": mean_squared_error,
-    "mean_absolute_error": mean_absolute_error,
-    "mae": mean_absolute_error,
-}
+# The one table of metric names: other names for a metric, then each metric's function.
+ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae"}
+FUNCTIONS = {"accuracy": accuracy, "binary_accuracy": binary_accuracy, "mse": mean_squared_error,
+             "mae": mean_absolute_error}
+
+
+def canonical_name(name: str) -> str:
+    """The registry name of a metric name given in any case or under an alias ("ACC" → "accuracy")."""
+    name = str(name).lower()
+    return ALIASES.get(name, name)
 
 
 def get(identifier):
@@ -188,9 +189,9 @@ def get(identifier):
         True
     """
     if isinstance(identifier, str):
-        fn = _METRICS.get(identifier.lower())
+        fn = FUNCTIONS.get(canonical_name(identifier))
         if fn is None:
-            raise ValueError(f"unknown metric {identifier!r}; expected one of {sorted(_METRICS)}")
+            raise ValueError(f"unknown metric {identifier!r}; expected one of {sorted([*FUNCTIONS, *ALIASES])}")
         return fn
     if callable(identifier):
         return identifier
@@ -254,13 +255,12 @@ EPOCH_METRICS = {
     "mse": EpochMetric(False, lambda t, rows, outputs, decisions: t.data_loss / rows),
     "mae": EpochMetric(False, lambda t, rows, outputs, decisions: t.abs_error / (rows * outputs)),
 }
-EPOCH_ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae"}
 
 
 def resolve(metric, loss) -> str:
     """The registry name of `metric` for a model compiled with `loss`; ValueError if unknown or if it
     does not apply ('accuracy' goes with cross-entropy losses, 'mse'/'mae' with 'mse')."""
-    name = EPOCH_ALIASES.get(str(metric).lower(), str(metric).lower())
+    name = canonical_name(metric)
     if name not in EPOCH_METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {list(EPOCH_METRICS)}")
     if EPOCH_METRICS[name].classification != loss.classification:

@@ -320,7 +320,6 @@ class Sequential:
 
     def save(self, path) -> None:
         """Write architecture, weights, compile settings and optimizer state to one file, atomically."""
-        self._require_built("save")
         io.save_model(self, path)
 
     def _require_built(self, what: str) -> None:

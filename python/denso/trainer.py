@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
-from ._checks import check_seed, require_number, require_positive_int
+from ._checks import check_seed, require_positive_int
 from .callbacks import CallbackList, History, LearningRateScheduler
 from .engines import make_engine
 from .holdout import holdout
@@ -47,9 +47,6 @@ class FitOptions:
         require_positive_int(self.initial_epoch, "initial_epoch", minimum=0)
         if self.seed is not None:
             check_seed(self.seed, "seed")
-        split = require_number(self.validation_split, "validation_split", low=0.0)
-        if split >= 1.0:
-            raise ValueError(f"`validation_split` must be in [0, 1), got {split}")
         if self.verbose not in (0, 1, 2, True, False):
             raise ValueError(f"`verbose` must be 0, 1 or 2, got {self.verbose!r}")
         if self.validation_data is not None and (not isinstance(self.validation_data, (tuple, list))
