@@ -4,6 +4,7 @@ No timing is asserted anywhere: these only prove that the scripts run (with and 
 print the tables the README quotes.
 """
 import builtins
+import math
 import os
 import re
 import shutil
@@ -307,7 +308,11 @@ def test_timing_helpers(bench):
     assert bench.parse_markdown_table(text, "a") == (["a", "b"], [["x", "1.5"], ["y", "2"]])
     calls = []
     times = bench.interleaved({"p": lambda: calls.append("p"), "q": lambda: calls.append("q")}, repeats=2, warmup=0)
-    assert calls == ["p", "q", "q", "p"] and len(times["p"]) == 2 and times["p"][0]["wall"] >= 0
+    assert calls == ["p", "q", "q", "p"]
+    assert [sorted(t) for t in times["p"]] == [["wall"], ["wall"]]  # a case returning None: its wall time
+    assert all(isinstance(t["wall"], float) and math.isfinite(t["wall"]) for t in times["p"] + times["q"])
+    timed = bench.interleaved({"r": lambda: {"epochs": [0.25, 0.5]}}, repeats=3, warmup=1)
+    assert [t["epochs"] for t in timed["r"]] == [[0.25, 0.5]] * 3 and all("wall" in t for t in timed["r"])
 
 
 def _eigen_available() -> bool:

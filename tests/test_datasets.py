@@ -3,6 +3,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import struct
 import urllib.error
 
@@ -186,10 +187,26 @@ def test_cache_dir_follows_xdg_and_defaults_to_home(monkeypatch, tmp_path):
     assert datasets.cache_dir() == str(tmp_path / "home" / ".cache" / "denso")
 
 
+# The digests as their publishers list them: Zalando's fashion-mnist README and torchvision's MNIST
+# resources (the same files as Yann LeCun's originals).
+PUBLISHED_MD5 = {
+    "fashion-mnist": {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                      "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+                      "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+                      "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"},
+    "mnist": {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+              "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+              "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+              "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"},
+}
+
+
 def test_published_checksums_are_md5_digests_of_the_four_files():
-    for spec in datasets.DATASETS.values():
+    assert sorted(datasets.DATASETS) == sorted(PUBLISHED_MD5)
+    for name, spec in datasets.DATASETS.items():
         assert sorted(spec.md5) == sorted(s + ".gz" for pair in datasets.IDX_FILES.values() for s in pair)
-        assert all(len(d) == 32 and int(d, 16) >= 0 for d in spec.md5.values())
+        assert all(re.fullmatch("[0-9a-f]{32}", d) for d in spec.md5.values()), spec.md5  # what hexdigest() gives
+        assert spec.md5 == PUBLISHED_MD5[name]
 
 
 @pytest.fixture
