@@ -1,7 +1,4 @@
 """The fused C++ plan against the Tensor graph: same seed and data, same parameters."""
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -172,35 +169,23 @@ def _threaded_fit(threads, dtype, optimizer):
     return model.get_weights()
 
 
-def test_two_threads_really_run_in_training():
-    """In a fresh process, the pool starts its worker thread only when a region runs on 2 threads. The
-    old thread test's model (6-64-3, batch 32) never started it; the threaded model does."""
-    if not os.path.isdir("/proc/self/task"):
-        pytest.skip("counting threads needs Linux's /proc/self/task")
-    code = """if True:
-        import os, numpy as np, denso
-        from denso import Dense, Dropout, Sequential
-        tasks = lambda: len(os.listdir("/proc/self/task"))
-        rng = np.random.default_rng(0)
-        def fit(rows, n_in, width, threads):
-            denso.set_num_threads(threads)
-            model = Sequential([Dense(width, activation="relu"), Dropout(0.1), Dense(3)], input_dim=n_in, seed=0)
-            model.compile("adam", "categorical_crossentropy")
-            model.fit(rng.standard_normal((2 * rows, n_in)), rng.integers(0, 3, 2 * rows), epochs=1,
-                      batch_size=rows, verbose=0)
-        counts = [tasks()]
-        fit(32, 6, 64, 2)
-        counts.append(tasks())
-        fit(%d, %d, %d, 1)
-        counts.append(tasks())
-        fit(%d, %d, %d, 2)
-        counts.append(tasks())
-        print(counts)
-    """ % ((THREADED_ROWS, THREADED_WIDTH, THREADED_WIDTH) * 2)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    before, small_on_two, big_on_one, big_on_two = eval(out)
-    assert before == small_on_two == big_on_one           # nothing ran threaded: no worker started
-    assert big_on_two == big_on_one + 1                     # the pool's one worker for 2 threads
+def test_two_threads_really_run_in_training(restore_threads):
+    """The thread pool counts the regions it hands to its team: the old thread test's model (6-64-3,
+    batch 32) never made one, the threaded model's products do, and on 1 thread nothing does."""
+    rng = np.random.default_rng(0)
+
+    def regions_during_fit(rows, n_in, width, threads):
+        denso.set_num_threads(threads)
+        model = Sequential([Dense(width, activation="relu"), Dropout(0.1), Dense(3)], input_dim=n_in, seed=0)
+        model.compile("adam", "categorical_crossentropy")
+        before = denso._core.parallel_regions()
+        model.fit(rng.standard_normal((2 * rows, n_in)), rng.integers(0, 3, 2 * rows), epochs=1, batch_size=rows,
+                  verbose=0)
+        return denso._core.parallel_regions() - before
+
+    assert regions_during_fit(32, 6, 64, 2) == 0
+    assert regions_during_fit(THREADED_ROWS, THREADED_WIDTH, THREADED_WIDTH, 1) == 0
+    assert regions_during_fit(THREADED_ROWS, THREADED_WIDTH, THREADED_WIDTH, 2) > 0
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

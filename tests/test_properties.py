@@ -107,14 +107,6 @@ def at_offset(a, offset):
     return view
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sigmoid and softmax round differently depending on where the buffers start (a value goes "
-    "through the SIMD or the scalar code path): x = np.linspace(-2, 2, 11)[None]; "
-    "_core.activation_forward(x, out, Activation.sigmoid) gives out[0, 6] = sigmoid(0.4) = "
-    "0.5986876601124521 when x starts on a 64-byte boundary, 0.598687660112452 when it starts 8 bytes "
-    "later; softmax of [[0.3, -0.2, -0.8, -0.3, -1.0, 0.0, -1.1, -1.1]] differs in the last bit between "
-    "an `out` on a 64-byte boundary and one 8 bytes after. The graph path allocates its buffers with "
-    "numpy, so two identical runs may differ in the last bit"))
 @pytest.mark.parametrize("act", ["sigmoid", "softmax"])
 def test_transcendental_activations_do_not_depend_on_buffer_addresses(act):
     x = np.linspace(-4.0, 4.0, 8 * 97).reshape(8, 97)
@@ -465,11 +457,6 @@ def test_shuffled_indices_rejects_bad_buffers_cleanly(n, dtype, layout):
         _core.shuffled_indices(1, 2, out)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "relu returns a negative subnormal input unchanged when the input starts on a 64-byte boundary: "
-    "x = np.array([[-1.0] * 17 + [-2.225073858507203e-309]]) copied to a 64-byte-aligned buffer; "
-    "_core.activation_forward(x, out, Activation.relu) gives out[0, 17] = -2.225073858507203e-309 (< 0), "
-    "and -0.0 when x starts 8 bytes later (found by the address property above)"))
 def test_relu_of_a_negative_subnormal_is_zero_at_every_address():
     x = np.array([[-1.0] * 17 + [-2.225073858507203e-309], [-2.225073858507203e-309] * 18])
     for offset in range(8):

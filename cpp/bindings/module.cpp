@@ -24,6 +24,8 @@ PYBIND11_MODULE(_core, m) {
                                std::to_string(used));
   }, py::arg("n"), "Threads used by the GEMMs and the elementwise passes (1 to 1024).");
   m.def("get_num_threads", &denso::get_num_threads);
+  m.def("parallel_regions", [] { return denso::ThreadPool::instance().regions(); },
+        "Regions the thread pool has handed to its team so far (those run inline on one thread not counted).");
   m.def("blas_info", &denso::blas_info, "The BLAS under the large products and the CPU kernel it chose.");
   m.def("gemm_engine", [](bool trans_a, bool trans_b, denso::Index m, denso::Index n, denso::Index k) {
     return std::string(denso::detail::uses_blas(trans_a, trans_b, m, n, k) ? "openblas" : "eigen");

@@ -1,6 +1,7 @@
 // Activations as row passes: "add bias + activate" forward, "multiply by g'" backward.
 // Backward recovers g' from the output A, so forward keeps only A (no Z, no Jacobian).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include "denso/threads.hpp"
 #include "denso/types.hpp"
@@ -9,41 +10,96 @@ namespace denso {
 
 enum class Activation { identity, relu, leaky_relu, sigmoid, tanh, softmax, step };
 
+// Runs f on `n` values at `data` in blocks copied to a 64-byte-aligned buffer, for the passes whose
+// rounding differs between Eigen's SIMD loop and its scalar prologue (exp, tanh, reductions): Eigen
+// peels its loops up to the first aligned address, so computing in place would give a value another
+// last bit depending on where its row starts. On the buffer the split depends on the index only.
+constexpr Index kAlignedBlock = 256;
+
+template <class T>
+using AlignedBlock = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64>;
+
+template <class T, class F>
+inline void over_aligned_blocks(T* data, Index n, F&& f) {
+  alignas(64) T buffer[kAlignedBlock];
+  for (Index start = 0; start < n; start += kAlignedBlock) {
+    const Index len = std::min(kAlignedBlock, n - start);
+    std::copy(data + start, data + start + len, buffer);
+    f(AlignedBlock<T>(buffer, len), start);
+    std::copy(buffer, buffer + len, data + start);
+  }
+}
+
+// p = exp(z - max z) / Σ exp(z - max z) over one contiguous row; the sum in a fixed block order.
+template <class T>
+inline void softmax_row(T* z, Index n) {
+  const T m = CMapVec<T>(z, n).maxCoeff();  // a max is exact in any order
+  T sum = T(0);
+  over_aligned_blocks<T>(z, n, [&](AlignedBlock<T> a, Index) {
+    a = (a - m).exp();
+    sum += a.sum();
+  });
+  over_aligned_blocks<T>(z, n, [&](AlignedBlock<T> a, Index) { a /= sum; });
+}
+
 // A_row = g(A_row), in place on one contiguous row.
 template <class T, class Row>
 inline void activate_row(Row r, Activation act, T alpha) {
   auto a = r.array();
+  T* data = r.data();
+  const Index n = r.size();
   switch (act) {
     case Activation::identity: break;
-    case Activation::relu: a = a.max(T(0)); break;
+    // <= 0 → 0 rather than max(a, 0): under DAZ a negative subnormal compares equal to 0, and max
+    // would return it (negative) or 0 depending on the SIMD lane. NaN stays NaN.
+    case Activation::relu: a = (a <= T(0)).select(T(0), a); break;
     case Activation::leaky_relu: a = (a > T(0)).select(a, alpha * a); break;
     // 1/(1+e^-z) saturates cleanly to 0 or 1 in IEEE arithmetic: no NaN for |z| large.
-    case Activation::sigmoid: a = T(1) / (T(1) + (-a).exp()); break;
-    case Activation::tanh: a = a.tanh(); break;
-    case Activation::softmax: {  // p = exp(z - max z) / sum exp(z - max z)
-      const T m = a.maxCoeff();
-      a = (a - m).exp();
-      a /= a.sum();
+    case Activation::sigmoid:
+      over_aligned_blocks<T>(data, n, [](AlignedBlock<T> b, Index) { b = T(1) / (T(1) + (-b).exp()); });
       break;
-    }
+    case Activation::tanh:
+      over_aligned_blocks<T>(data, n, [](AlignedBlock<T> b, Index) { b = b.tanh(); });
+      break;
+    case Activation::softmax: softmax_row<T>(data, n); break;
     case Activation::step: a = (a > T(0)).template cast<T>(); break;
   }
 }
 
-// G_row = dA_row ⊙ g'(z), g' recovered from the activation output A_row, in place on G.
+// G_row = dA_row ⊙ g'(z), g' recovered from the activation output A_row, in place on G (aligned
+// blocks where rounding could depend on the address, as in the forward pass).
 template <class T, class RowA, class RowG>
 inline void activation_grad_row(const RowA& arow, RowG grow, Activation act, T alpha) {
   auto a = arow.array();
   auto g = grow.array();
+  const T* ad = arow.data();
+  T* gd = grow.data();
+  const Index n = grow.size();
   switch (act) {
     case Activation::identity: break;
     case Activation::relu: g = (a > T(0)).select(g, T(0)); break;  // g'(0) = 0
     case Activation::leaky_relu: g = (a > T(0)).select(g, alpha * g); break;
-    case Activation::sigmoid: g *= a * (T(1) - a); break;
-    case Activation::tanh: g *= T(1) - a.square(); break;
+    case Activation::sigmoid:
+      over_aligned_blocks<T>(gd, n, [&](AlignedBlock<T> b, Index s) {
+        const auto x = CMapVec<T>(ad + s, b.size()).transpose().array();
+        b *= x * (T(1) - x);
+      });
+      break;
+    case Activation::tanh:
+      over_aligned_blocks<T>(gd, n, [&](AlignedBlock<T> b, Index s) {
+        const auto x = CMapVec<T>(ad + s, b.size()).transpose().array();
+        b *= T(1) - x.square();
+      });
+      break;
     case Activation::softmax: {  // Jacobian-vector product: g = a ⊙ (g − ⟨g, a⟩)
-      const T dot = (g * a).sum();
-      g = a * (g - dot);
+      T dot = T(0);
+      over_aligned_blocks<T>(gd, n, [&](AlignedBlock<T> b, Index s) {
+        dot += (b * CMapVec<T>(ad + s, b.size()).transpose().array()).sum();
+      });
+      over_aligned_blocks<T>(gd, n, [&](AlignedBlock<T> b, Index s) {
+        const auto x = CMapVec<T>(ad + s, b.size()).transpose().array();
+        b = x * (b - dot);
+      });
       break;
     }
     case Activation::step: g.setZero(); break;  // zero almost everywhere: step cannot be trained

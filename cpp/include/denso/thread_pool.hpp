@@ -105,6 +105,7 @@ class ThreadPool {
     }
     std::lock_guard<std::mutex> lock(mutex_);
     ensure_workers(threads - 1);
+    regions_.fetch_add(1, std::memory_order_relaxed);
     const std::uint32_t epoch = epoch_.load(std::memory_order_relaxed) + 1;
     body_.store(body, std::memory_order_relaxed);
     context_.store(context, std::memory_order_relaxed);
@@ -130,6 +131,10 @@ class ThreadPool {
     ensure_workers(count);
     return int(workers_.size());
   }
+
+  // Regions handed to the team so far (not those run inline): tests check that code meant to run
+  // threaded does.
+  std::uint64_t regions() const { return regions_.load(std::memory_order_relaxed); }
 
   ~ThreadPool() = delete;
 
@@ -218,6 +223,7 @@ class ThreadPool {
   std::atomic<void*> context_{nullptr};
   std::atomic<Index> chunks_{0};
   std::atomic<int> team_{1};
+  std::atomic<std::uint64_t> regions_{0};
   char pad_[64];  // nothing else shares the last line
 };
 
