@@ -274,12 +274,12 @@ def test_early_stopping_missing_monitor_lists_available_keys():
 
 @pytest.mark.parametrize("kwargs,error,match", [
     ({"mode": "maximum"}, ValueError, "`mode` must be 'auto', 'min' or 'max', got 'maximum'"),
-    ({"patience": -1}, ValueError, "`patience` must be >= 0, got -1"),
-    ({"patience": 1.5}, TypeError, "`patience` must be an integer, got 1.5"),
-    ({"min_delta": "x"}, TypeError, "`min_delta` must be a number"),
-    ({"baseline": float("inf")}, ValueError, "`baseline` must be finite"),
+    ({"patience": -1}, ValueError, "`patience` must be an integer >= 0, got -1"),
+    ({"patience": 1.5}, TypeError, "`patience` must be an integer, got float 1.5"),
+    ({"min_delta": "x"}, TypeError, "`min_delta` must be a real number"),
+    ({"baseline": float("inf")}, ValueError, "`baseline` must be a finite number"),
     ({"monitor": 3}, TypeError, "`monitor` must be a string, got 3"),
-    ({"start_from_epoch": -2}, ValueError, "`start_from_epoch` must be >= 0"),
+    ({"start_from_epoch": -2}, ValueError, "`start_from_epoch` must be an integer >= 0"),
 ])
 def test_early_stopping_argument_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -415,7 +415,7 @@ def test_scheduler_accepts_numpy_scalars_and_zero():
 
 def test_scheduler_global_step_is_validated():
     sched = LearningRateScheduler(lambda s: 0.1, per_step=True)
-    with pytest.raises(ValueError, match="`global_step` must be >= 0, got -1"):
+    with pytest.raises(ValueError, match="`global_step` must be an integer >= 0, got -1"):
         sched.lr_for_step(-1)
 
 

@@ -50,9 +50,9 @@ def test_the_caller_names_the_fraction():
         holdout((np.zeros(3),), 0.1, name="--validation-split")
     with pytest.raises(ValueError, match=r"^`validation_split` must be in \[0, 1\), got 1.0$"):
         holdout((np.zeros(3),), 1.0)
-    with pytest.raises(ValueError, match=r"`validation_split` must be >= 0.0, got -0.5"):
+    with pytest.raises(ValueError, match=r"`validation_split` must be a finite number >= 0, got -0.5"):
         holdout((np.zeros(3),), -0.5)
-    with pytest.raises(TypeError, match="`validation_split` must be a number, got '0.2'"):
+    with pytest.raises(TypeError, match="`validation_split` must be a real number, got str '0.2'"):
         holdout((np.zeros(3),), "0.2")
 
 

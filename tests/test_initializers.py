@@ -163,7 +163,7 @@ def test_custom_callable_cannot_be_serialized():
 @pytest.mark.parametrize("bad,match", [
     ({"config": {}}, "'class_name'"),
     ({"class_name": "Constant", "config": {}}, r"config must be \{'value': number\}"),
-    ({"class_name": "Constant", "config": {"value": "x"}}, "`value` must be a number"),
+    ({"class_name": "Constant", "config": {"value": "x"}}, "`value` must be a real number"),
     ({"class_name": "he_normal", "config": {"scale": 2}}, "takes no config"),
     ({"class_name": "nope"}, "unknown initializer 'nope'"),
 ])
@@ -173,9 +173,9 @@ def test_deserialize_rejects_malformed_configs(bad, match):
 
 
 def test_constant_rejects_non_finite_values():
-    with pytest.raises(ValueError, match="`value` must be finite, got nan"):
+    with pytest.raises(ValueError, match="`value` must be a finite number, got nan"):
         init.constant(float("nan"))
-    with pytest.raises(TypeError, match="`value` must be a number, got 'a'"):
+    with pytest.raises(TypeError, match="`value` must be a real number, got str 'a'"):
         init.constant("a")
 
 

@@ -126,7 +126,7 @@ def test_non_numeric_inputs_are_type_errors():
 
 
 def test_threshold_is_validated():
-    with pytest.raises(ValueError, match="`threshold` must be finite"):
+    with pytest.raises(ValueError, match="`threshold` must be a finite number"):
         metrics.binary_accuracy([1], [0.5], threshold=float("nan"))
 
 
@@ -175,9 +175,9 @@ def test_running_mean_reset_and_errors():
     m.reset()
     with pytest.raises(ValueError, match="needs at least one update"):
         m.result()
-    with pytest.raises(ValueError, match="`weight` must be > 0.0, got 0.0"):
+    with pytest.raises(ValueError, match="`weight` must be a finite number > 0, got 0.0"):
         m.update(1.0, 0)
-    with pytest.raises(TypeError, match="`value` must be a number"):
+    with pytest.raises(TypeError, match="`value` must be a real number"):
         m.update(np.ones(2))
-    with pytest.raises(TypeError, match="`value` must be a number"):
+    with pytest.raises(TypeError, match="`value` must be a real number"):
         m.update("1.0")

@@ -170,8 +170,8 @@ def test_verbose_output_one_line_per_epoch_when_not_a_terminal(capsys):
     (lambda m, x, y: m.fit(x, y + 3, verbose=0), r"must lie in \[0, 3\)"),
     (lambda m, x, y: m.fit(x[:, :4], y, verbose=0), "must have 5 columns to match the model's input"),
     (lambda m, x, y: m.fit(np.where(x > 2, np.nan, x), y, verbose=0), "`x` must be finite, got nan"),
-    (lambda m, x, y: m.fit(x, y, batch_size=0, verbose=0), "`batch_size` must be >= 1, got 0"),
-    (lambda m, x, y: m.fit(x, y, epochs=-1, verbose=0), "`epochs` must be >= 0, got -1"),
+    (lambda m, x, y: m.fit(x, y, batch_size=0, verbose=0), "`batch_size` must be an integer >= 1, got 0"),
+    (lambda m, x, y: m.fit(x, y, epochs=-1, verbose=0), "`epochs` must be an integer >= 0, got -1"),
     (lambda m, x, y: m.fit(x, y, validation_split=1.0, verbose=0), "validation_split"),
     (lambda m, x, y: m.predict(x[:, :3]), "must have 5 columns"),
 ])

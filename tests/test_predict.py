@@ -81,7 +81,7 @@ def test_non_finite_inputs_are_rejected_on_the_fast_path(bad, message, dtype):
 @pytest.mark.parametrize("call,error,message", [
     (lambda m: m.predict(np.zeros((2, 49), np.float32)), ValueError, "must have 50 columns"),
     (lambda m: m.predict(np.zeros(50, np.float32)), ValueError, "must be 2-D"),
-    (lambda m: m.predict(np.zeros((2, 50), np.float32), batch_size=0), ValueError, "`batch_size` must be >= 1"),
+    (lambda m: m.predict(np.zeros((2, 50), np.float32), batch_size=0), ValueError, "`batch_size` must be an integer >= 1"),
     (lambda m: m.predict(np.zeros((2, 50), np.float32), batch_size=2.5), TypeError, "`batch_size` must be an integer"),
     (lambda m: m.predict(np.zeros((2, 50), np.float32), engine="fast"), ValueError, "`engine` must be"),
 ])

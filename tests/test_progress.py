@@ -181,11 +181,11 @@ def test_format_duration(seconds, text):
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    ({"epochs": 0, "steps_per_epoch": 1}, ValueError, "`epochs` must be >= 1, got 0"),
+    ({"epochs": 0, "steps_per_epoch": 1}, ValueError, "`epochs` must be an integer >= 1, got 0"),
     ({"epochs": 1, "steps_per_epoch": 2.5}, TypeError, "`steps_per_epoch` must be an integer"),
     ({"epochs": 1, "steps_per_epoch": 1, "verbose": 3}, ValueError, "`verbose` must be 0, 1 or 2, got 3"),
     ({"epochs": 1, "steps_per_epoch": 1, "verbose": True}, ValueError, "`verbose` must be 0, 1 or 2"),
-    ({"epochs": 1, "steps_per_epoch": 1, "interval": -1}, ValueError, "`interval` must be >= 0.0"),
+    ({"epochs": 1, "steps_per_epoch": 1, "interval": -1}, ValueError, "`interval` must be a finite number >= 0"),
 ])
 def test_argument_errors(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -90,47 +90,35 @@ def bounds_error(value, low=None, high=None, low_open=False, high_open=False) ->
 
 
 def require_positive_int(value, name: str, minimum: int = 1) -> int:
-    """An integer >= minimum (bools rejected), else ValueError/TypeError naming it."""
+    """An integer >= minimum (bools rejected, floats not truncated), else TypeError/ValueError naming it."""
     if not is_integer(value):
-        raise TypeError(f"`{name}` must be an integer, got {value!r}")
-    problem = bounds_error(value, low=minimum)
-    if problem:
-        raise ValueError(f"`{name}` {problem}, got {value}")
+        raise TypeError(f"`{name}` must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
-def require_number(value, name: str, low=None, high=None, low_open=False) -> float:
-    """A real number inside [low, high] (or (low, high] when low_open), else ValueError naming it."""
-    if not is_real(value):
-        raise TypeError(f"`{name}` must be a number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"`{name}` must be finite, got {value}")
-    problem = bounds_error(value, low, high, low_open)
-    if problem:
-        raise ValueError(f"`{name}` {problem}, got {value}")
-    return value
+def _bounds_text(low, high, low_open: bool, high_open: bool) -> str:
+    """' >= 0', ' > 0', ' <= 1', ' in [0, 1)', ... for a message; '' without bounds."""
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high:g}"
+    return ""
 
 
-# The optimizers' and schedules' checks: name first, and the received value shown with its type.
-def check_real(name: str, value, low: float = 0.0, high: float | None = None, low_open: bool = False) -> float:
-    """`value` as a float in [low, high) (or >= low; > low when low_open); TypeError/ValueError naming `name`."""
+def require_number(value, name: str, low=None, high=None, low_open=False, high_open=False) -> float:
+    """A finite real number within the bounds (open or closed at either end), else TypeError/ValueError
+    naming it, what was expected and what came."""
     if not is_real(value):
         raise TypeError(f"`{name}` must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
-    if not math.isfinite(value) or bounds_error(value, low, high, low_open, high_open=True):
-        bounds = f"in [{low:g}, {high:g})" if high is not None else f"{'>' if low_open else '>='} {low:g}"
-        raise ValueError(f"`{name}` must be a finite number {bounds}, got {value!r}")
+    if not math.isfinite(value) or bounds_error(value, low, high, low_open, high_open):
+        raise ValueError(f"`{name}` must be a finite number{_bounds_text(low, high, low_open, high_open)}, "
+                         f"got {value!r}")
     return value
-
-
-def check_positive_int(name: str, value) -> int:
-    """`value` as an int >= 1 (bools rejected); TypeError/ValueError naming `name` otherwise."""
-    if not is_integer(value):
-        raise TypeError(f"`{name}` must be a positive integer, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def check_seed(value, name: str) -> int:

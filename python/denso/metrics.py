@@ -218,7 +218,7 @@ class RunningMean:
         """Add a batch value with its weight (the batch size, > 0)."""
         arr = np.asarray(value)
         if isinstance(value, bool) or arr.ndim != 0 or arr.dtype.kind not in "fiu":
-            raise TypeError(f"`value` must be a number, got {value!r}")
+            raise TypeError(f"`value` must be a real number, got {value!r}")
         weight = require_number(weight, "weight", low=0.0, low_open=True)
         self.total += float(arr) * weight
         self.count += weight

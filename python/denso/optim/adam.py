@@ -1,7 +1,7 @@
 """Adam (optionally AMSGrad) and AdamW (torch.optim.Adam / torch.optim.AdamW)."""
 from __future__ import annotations
 
-from .._checks import check_real
+from .._checks import require_number
 from .optimizer import Optimizer
 
 
@@ -13,7 +13,7 @@ def _check_betas(betas) -> tuple:
         pair = ()
     if len(pair) != 2:
         raise ValueError(f"`betas` must be a pair (beta1, beta2), got {betas!r}")
-    return tuple(check_real(f"betas[{i}]", b, 0.0, 1.0) for i, b in enumerate(pair))
+    return tuple(require_number(b, f"betas[{i}]", low=0.0, high=1.0, high_open=True) for i, b in enumerate(pair))
 
 
 class Adam(Optimizer):
@@ -46,8 +46,8 @@ class Adam(Optimizer):
     def __init__(self, params=None, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False):
         self.betas = _check_betas(betas)
-        self.eps = check_real("eps", eps)
-        self.weight_decay = check_real("weight_decay", weight_decay)
+        self.eps = require_number(eps, "eps", low=0.0)
+        self.weight_decay = require_number(weight_decay, "weight_decay", low=0.0)
         self.amsgrad = bool(amsgrad)
         super().__init__(params, lr)
 

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .. import _core
-from .._checks import check_real
+from .._checks import require_number
 from .._memory import aligned_zeros
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -56,7 +56,7 @@ class Optimizer:
 
     def __setattr__(self, key, value):
         if key == "lr":
-            value = check_real("lr", value)
+            value = require_number(value, "lr", low=0.0)
         elif key in getattr(self, "_fixed", ()):
             raise AttributeError(f"`{key}` is fixed when the optimizer is created (only `lr` may change); "
                                  f"create a new {type(self).__name__} to change it")

@@ -1,7 +1,7 @@
 """RMSprop, optionally centered and with momentum (torch.optim.RMSprop)."""
 from __future__ import annotations
 
-from .._checks import check_real
+from .._checks import require_number
 from .optimizer import Optimizer
 
 
@@ -33,11 +33,11 @@ class RMSprop(Optimizer):
 
     def __init__(self, params=None, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  momentum: float = 0.0, centered: bool = False, weight_decay: float = 0.0):
-        self.alpha = check_real("alpha", alpha)
-        self.eps = check_real("eps", eps)
-        self.momentum = check_real("momentum", momentum)
+        self.alpha = require_number(alpha, "alpha", low=0.0)
+        self.eps = require_number(eps, "eps", low=0.0)
+        self.momentum = require_number(momentum, "momentum", low=0.0)
         self.centered = bool(centered)
-        self.weight_decay = check_real("weight_decay", weight_decay)
+        self.weight_decay = require_number(weight_decay, "weight_decay", low=0.0)
         super().__init__(params, lr)
 
     def config(self) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .._checks import check_positive_int, check_real
+from .._checks import require_number, require_positive_int
 
 __all__ = ["Schedule", "InverseTimeDecay", "StepDecay", "ExponentialDecay", "CosineDecay", "get", "from_config"]
 
@@ -22,7 +22,7 @@ class Schedule:
     fields = None  # the constructor's arguments, in order: what config() records
 
     def __call__(self, t) -> float:
-        return float(self.lr_at(check_real("t", t)))
+        return float(self.lr_at(require_number(t, "t", low=0.0)))
 
     def lr_at(self, t: float) -> float:
         """The learning rate at a validated t."""
@@ -75,8 +75,8 @@ class InverseTimeDecay(Schedule):
     fields = ("lr0", "decay_rate")
 
     def __init__(self, lr0: float, decay_rate: float):
-        self.lr0 = check_real("lr0", lr0)
-        self.decay_rate = check_real("decay_rate", decay_rate)
+        self.lr0 = require_number(lr0, "lr0", low=0.0)
+        self.decay_rate = require_number(decay_rate, "decay_rate", low=0.0)
 
     def lr_at(self, t: float) -> float:
         return self.lr0 / (1.0 + self.decay_rate * t)
@@ -99,9 +99,9 @@ class StepDecay(Schedule):
     fields = ("lr0", "step_size", "gamma")
 
     def __init__(self, lr0: float, step_size: int, gamma: float = 0.1):
-        self.lr0 = check_real("lr0", lr0)
-        self.step_size = check_positive_int("step_size", step_size)
-        self.gamma = check_real("gamma", gamma, low_open=True)
+        self.lr0 = require_number(lr0, "lr0", low=0.0)
+        self.step_size = require_positive_int(step_size, "step_size")
+        self.gamma = require_number(gamma, "gamma", low=0.0, low_open=True)
 
     def lr_at(self, t: float) -> float:
         return self.lr0 * self.gamma ** math.floor(t / self.step_size)
@@ -124,8 +124,8 @@ class ExponentialDecay(Schedule):
     fields = ("lr0", "gamma")
 
     def __init__(self, lr0: float, gamma: float):
-        self.lr0 = check_real("lr0", lr0)
-        self.gamma = check_real("gamma", gamma, low_open=True)
+        self.lr0 = require_number(lr0, "lr0", low=0.0)
+        self.gamma = require_number(gamma, "gamma", low=0.0, low_open=True)
 
     def lr_at(self, t: float) -> float:
         return self.lr0 * self.gamma ** t
@@ -152,9 +152,9 @@ class CosineDecay(Schedule):
     fields = ("lr0", "t_max", "lr_min")
 
     def __init__(self, lr0: float, t_max: int, lr_min: float = 0.0):
-        self.lr0 = check_real("lr0", lr0)
-        self.t_max = check_positive_int("t_max", t_max)
-        self.lr_min = check_real("lr_min", lr_min)
+        self.lr0 = require_number(lr0, "lr0", low=0.0)
+        self.t_max = require_positive_int(t_max, "t_max")
+        self.lr_min = require_number(lr_min, "lr_min", low=0.0)
         if self.lr_min > self.lr0:
             raise ValueError(f"`lr_min` must not exceed `lr0`, got lr_min={self.lr_min!r} > lr0={self.lr0!r}")
 

@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD)."""
 from __future__ import annotations
 
-from .._checks import check_real
+from .._checks import require_number
 from .optimizer import Optimizer
 
 
@@ -33,10 +33,10 @@ class SGD(Optimizer):
 
     def __init__(self, params=None, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0):
-        self.momentum = check_real("momentum", momentum)
-        self.dampening = check_real("dampening", dampening)
+        self.momentum = require_number(momentum, "momentum", low=0.0)
+        self.dampening = require_number(dampening, "dampening", low=0.0)
         self.nesterov = bool(nesterov)
-        self.weight_decay = check_real("weight_decay", weight_decay)
+        self.weight_decay = require_number(weight_decay, "weight_decay", low=0.0)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(f"`nesterov=True` requires `momentum` > 0 and `dampening` = 0, got "
                              f"momentum={self.momentum!r}, dampening={self.dampening!r}")
