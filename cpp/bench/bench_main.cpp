@@ -307,8 +307,8 @@ TrainResult train_step(const Options& o, const Data& data, Index batch) {
       std::copy(initial.slots[i].begin(), initial.slots[i].end(), net.slots[i].begin());
     long step = 0;
     const auto t0 = Clock::now();
-    const auto t = plan.train(data.x.data(), nullptr, data.labels.data(), n, order.data(), batch, 0, batches,
-                              lrs.data(), &step);
+    const denso::SampleSet<float> samples{data.x.data(), nullptr, data.labels.data(), nullptr, n};
+    const auto t = plan.train(samples, order.data(), batch, 0, batches, lrs.data(), &step);
     const double s = seconds_since(t0);
     g_sink = g_sink + t.loss;
     if (r > 0) per_step.push_back(s / batches);

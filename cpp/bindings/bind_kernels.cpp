@@ -131,10 +131,12 @@ std::optional<MapMat<T>> loss_grad(const py::object& grad, const CMapMat<T>& lik
 }
 
 // A loss whose target is a matrix like the prediction, as one binding for float and double:
-// checks, then kernel(CMatRef<T> pred, CMatRef<T> target, T* grad or null) with the GIL released.
+// checks, then kernel(CMatRef<T> pred, CMatRef<T> target, T* grad or null, const T* weights or null)
+// with the GIL released.
 template <class Kernel>
 auto matrix_target_loss(const char* pred_name, Kernel kernel) {
-  return [pred_name, kernel](const py::array& pred, const py::array& target, const py::object& grad) {
+  return [pred_name, kernel](const py::array& pred, const py::array& target, const py::object& grad,
+                             const py::object& weights) {
     return dispatch_float(pred, pred_name, [&](auto tag) {
       using T = decltype(tag);
       auto P = matrix<T>(pred, pred_name);
@@ -145,13 +147,15 @@ auto matrix_target_loss(const char* pred_name, Kernel kernel) {
       if (P.rows() == 0 || P.cols() == 0)
         fail(std::string("`") + pred_name + "` must hold at least one sample and one output, got shape " +
              shape_str(pred));
+      const T* w = sample_weights<T>(weights, P.rows(), pred_name);
       NativeCall native;
-      return kernel(CMatRef<T>(P), CMatRef<T>(Y), G ? G->data() : nullptr);
+      return kernel(CMatRef<T>(P), CMatRef<T>(Y), G ? G->data() : nullptr, w);
     });
   };
 }
 
-double softmax_xent_labels_loss_py(const py::array& logits, const py::array& labels, const py::object& grad) {
+double softmax_xent_labels_loss_py(const py::array& logits, const py::array& labels, const py::object& grad,
+                                   const py::object& weights) {
   return dispatch_float(logits, "logits", [&](auto tag) {
     using T = decltype(tag);
     auto Z = matrix<T>(logits, "logits");
@@ -161,8 +165,9 @@ double softmax_xent_labels_loss_py(const py::array& logits, const py::array& lab
     if (G)
       require_no_overlap(*G, "grad", Eigen::Map<const Eigen::Matrix<std::int64_t, 1, Eigen::Dynamic>>(y, Z.rows()),
                          "labels");
+    const T* w = sample_weights<T>(weights, Z.rows(), "logits");
     NativeCall native;
-    return softmax_xent_labels_loss<T>(Z, y, G ? G->data() : nullptr);
+    return softmax_xent_labels_loss<T>(Z, y, G ? G->data() : nullptr, w);
   });
 }
 
@@ -189,17 +194,19 @@ void bind_kernels(py::module_& m) {
         "grad_weight (+)= x.T @ grad; grad_bias (+)= grad.sum(0).");
   m.def("dense_backward_input", &dense_backward_input_py, py::arg("grad"), py::arg("weight"),
         py::arg("grad_input"), py::arg("accumulate") = false, "grad_input (+)= grad @ weight.T.");
-  m.def("mse_loss", matrix_target_loss("pred", [](auto P, auto Y, auto* d) { return mse_loss(P, Y, d); }),
-        py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(),
+  // Every loss: `weights` (one per row, >= 0) makes the mean a weighted one, Σ w·ℓ / Σ w.
+  m.def("mse_loss", matrix_target_loss("pred", [](auto P, auto Y, auto* d, auto* w) { return mse_loss(P, Y, d, w); }),
+        py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),
         "Mean squared error over all elements; writes its gradient into `grad` when given.");
   m.def("bce_logits_loss",
-        matrix_target_loss("logits", [](auto Z, auto Y, auto* d) { return bce_logits_loss(Z, Y, d); }),
-        py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(),
+        matrix_target_loss("logits", [](auto Z, auto Y, auto* d, auto* w) { return bce_logits_loss(Z, Y, d, w); }),
+        py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),
         "Binary cross-entropy from logits, mean over all elements; gradient into `grad` when given.");
   m.def("softmax_xent_loss",
-        matrix_target_loss("logits", [](auto Z, auto Y, auto* d) { return softmax_xent_loss(Z, Y, d); }),
-        py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(),
+        matrix_target_loss("logits", [](auto Z, auto Y, auto* d, auto* w) { return softmax_xent_loss(Z, Y, d, w); }),
+        py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),
         "Softmax cross-entropy with probability targets, mean over rows.");
   m.def("softmax_xent_labels_loss", &softmax_xent_labels_loss_py, py::arg("logits"), py::arg("labels"),
-        py::arg("grad") = py::none(), "Softmax cross-entropy with int64 labels, mean over rows.");
+        py::arg("grad") = py::none(), py::arg("weights") = py::none(),
+        "Softmax cross-entropy with int64 labels, mean over rows.");
 }

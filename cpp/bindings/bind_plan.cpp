@@ -75,24 +75,26 @@ Index tiled_params(const std::vector<DenseSpec>& specs) {
   return end;
 }
 
+// x: n × inputs; exactly one of y (n × outputs) or labels (n int64 in [0, outputs)), as the loss needs;
+// weights None or n finite values >= 0 (sample weights). The checked samples, as the plan reads them.
 template <class T>
-const T* optional_data(const py::object& a) {
-  return a.is_none() ? nullptr : static_cast<const T*>(py::reinterpret_borrow<py::array>(a).data());
-}
-
-// x: n × inputs; exactly one of y (n × outputs) or labels (n int64 in [0, outputs)), as the loss needs.
-template <class T>
-Index check_data(LossKind loss, Index in, Index outputs, const py::array& x, const py::object& y,
-                 const py::object& labels) {
+SampleSet<T> check_samples(LossKind loss, Index in, Index outputs, const py::array& x, const py::object& y,
+                           const py::object& labels, const py::object& weights) {
   auto X = matrix<T>(x, "x");
   if (X.cols() != in) fail("`x` must have " + std::to_string(in) + " columns, got shape " + shape_str(x));
   if (X.rows() == 0) fail("`x` must hold at least one sample");
   if (uses_labels(loss) == labels.is_none() || y.is_none() == labels.is_none())
     fail(uses_labels(loss) ? "this plan's loss needs integer `labels` and no `y`"
                            : "this plan's loss needs a target matrix `y` and no `labels`");
-  if (!y.is_none()) require_shape(matrix<T>(as_array(y, "y"), "y"), "y", X.rows(), outputs);
-  if (!labels.is_none()) labels_vector(labels, X.rows(), outputs, "x");
-  return X.rows();
+  SampleSet<T> set{X.data(), nullptr, nullptr, nullptr, X.rows()};
+  if (!y.is_none()) {
+    auto Y = matrix<T>(as_array(y, "y"), "y");
+    require_shape(Y, "y", X.rows(), outputs);
+    set.Y = Y.data();
+  }
+  if (!labels.is_none()) set.labels = labels_vector(labels, X.rows(), outputs, "x");
+  set.weights = sample_weights<T>(weights, X.rows(), "x");
+  return set;
 }
 
 // The epoch's sample order and the batch range of one train call.
@@ -141,16 +143,15 @@ class PyPlan {
   }
 
   // Batches [first, last) of the epoch ordered by `order`; the step count after them is step + batches.
-  Totals train(const py::array& x, const py::object& y, const py::object& labels, const py::array& order,
-               Index batch_size, Index first, Index last, const py::array& lrs, long step) {
+  Totals train(const py::array& x, const py::object& y, const py::object& labels, const py::object& weights,
+               const py::array& order, Index batch_size, Index first, Index last, const py::array& lrs, long step) {
     last_step_ = step;
     return std::visit([&](auto& p) {
       using T = typename std::decay_t<decltype(*p)>::Scalar;
-      const Index n = check_data<T>(loss_, p->in(), p->outputs(), x, y, labels);
-      check_schedule(order, n, batch_size, p->max_batch(), first, last, lrs);
+      const auto samples = check_samples<T>(loss_, p->in(), p->outputs(), x, y, labels, weights);
+      check_schedule(order, samples.n, batch_size, p->max_batch(), first, last, lrs);
       NativeCall native;
-      return p->train(static_cast<const T*>(x.data()), optional_data<T>(y), optional_data<std::int64_t>(labels), n,
-                      static_cast<const std::int64_t*>(order.data()), batch_size, first, last,
+      return p->train(samples, static_cast<const std::int64_t*>(order.data()), batch_size, first, last,
                       static_cast<const double*>(lrs.data()), &last_step_);  // kept if the hook raises
     }, plan_);
   }
@@ -159,12 +160,12 @@ class PyPlan {
   // it stopped by an exception from the gradient hook.
   long last_step() const { return last_step_; }
 
-  Totals evaluate(const py::array& x, const py::object& y, const py::object& labels) {
+  Totals evaluate(const py::array& x, const py::object& y, const py::object& labels, const py::object& weights) {
     return std::visit([&](auto& p) {
       using T = typename std::decay_t<decltype(*p)>::Scalar;
-      const Index n = check_data<T>(loss_, p->in(), p->outputs(), x, y, labels);
+      const auto samples = check_samples<T>(loss_, p->in(), p->outputs(), x, y, labels, weights);
       NativeCall native;
-      return p->evaluate(static_cast<const T*>(x.data()), optional_data<T>(y), optional_data<std::int64_t>(labels), n);
+      return p->evaluate(samples);
     }, plan_);
   }
 
@@ -252,10 +253,10 @@ void bind_plan(py::module_& m) {
                     py::array, const py::list&>(),
            py::arg("layers"), py::arg("loss"), py::arg("optimizer"), py::arg("max_batch"), py::arg("seed"),
            py::arg("params"), py::arg("grads"), py::arg("slots"))
-      .def("train", &PyPlan::train, py::arg("x"), py::arg("y"), py::arg("labels"), py::arg("order"),
+      .def("train", &PyPlan::train, py::arg("x"), py::arg("y"), py::arg("labels"), py::arg("weights"), py::arg("order"),
            py::arg("batch_size"), py::arg("first"), py::arg("last"), py::arg("lrs"), py::arg("step"),
            "Train batches [first, last) of the epoch ordered by `order`; their Totals (step + batches updates).")
-      .def("evaluate", &PyPlan::evaluate, py::arg("x"), py::arg("y"), py::arg("labels"))
+      .def("evaluate", &PyPlan::evaluate, py::arg("x"), py::arg("y"), py::arg("labels"), py::arg("weights") = py::none())
       .def("predict", &PyPlan::predict, py::arg("x"), py::arg("out"), py::arg("batch_size") = 1024,
            "out = the model's outputs for x (probabilities for cross-entropy losses); thread-safe.")
       .def("set_gradient_hook", &PyPlan::set_gradient_hook, py::arg("hook"),

@@ -18,14 +18,14 @@ namespace {
 std::string totals_repr(const Totals& t) {
   const auto num = repr_number;
   return "Totals(loss=" + num(t.loss) + ", data_loss=" + num(t.data_loss) + ", correct=" + num(t.correct) +
-         ", abs_error=" + num(t.abs_error) + ", rows=" + std::to_string(t.rows) + ", batches=" +
+         ", abs_error=" + num(t.abs_error) + ", weight=" + num(t.weight) + ", rows=" + std::to_string(t.rows) + ", batches=" +
          std::to_string(t.batches) + ", finite=" + (t.finite ? "True" : "False") + ", bad_batch=" +
          std::to_string(t.bad_batch) + ", overflowed=" + (t.overflowed ? "True" : "False") + ")";
 }
 
 // One batch of the graph path counted exactly as the plan counts its own.
 Totals count_batch_py(LossKind kind, const py::array& logits, const py::object& y, const py::object& labels,
-                      double data_loss, double penalty) {
+                      double data_loss, double penalty, const py::object& weights) {
   require_enum(kind, LossKind::softmax_xent, "loss");
   return dispatch_float(logits, "logits", [&](auto tag) {
     using T = decltype(tag);
@@ -36,11 +36,12 @@ Totals count_batch_py(LossKind kind, const py::array& logits, const py::object& 
     Totals t;
     if (!labels.is_none()) {
       const auto* l = labels_vector(labels, Z.rows(), Z.cols(), "logits");
-      count_batch<T>(kind, Z, Z, l, data_loss, penalty, t);  // y unused with labels
+      count_batch<T>(kind, Z, Z, l, sample_weights<T>(weights, Z.rows(), "logits"), data_loss, penalty,
+                     t);  // y unused with labels
     } else {
       auto Y = matrix<T>(as_array(y, "y"), "y");
       require_shape(Y, "y", Z.rows(), Z.cols());
-      count_batch<T>(kind, Z, Y, nullptr, data_loss, penalty, t);
+      count_batch<T>(kind, Z, Y, nullptr, sample_weights<T>(weights, Z.rows(), "logits"), data_loss, penalty, t);
     }
     return t;
   });
@@ -64,6 +65,7 @@ void bind_totals(py::module_& m) {
       .def_readonly("data_loss", &Totals::data_loss)
       .def_readonly("correct", &Totals::correct)
       .def_readonly("abs_error", &Totals::abs_error)
+      .def_readonly("weight", &Totals::weight)
       .def_readonly("rows", &Totals::rows)
       .def_readonly("batches", &Totals::batches)
       .def_readonly("finite", &Totals::finite)
@@ -72,7 +74,7 @@ void bind_totals(py::module_& m) {
       .def("__iadd__", &Totals::operator+=, py::arg("other"))
       .def("__repr__", &totals_repr);
   m.def("count_batch", &count_batch_py, py::arg("loss"), py::arg("logits"), py::arg("y"), py::arg("labels"),
-        py::arg("data_loss"), py::arg("penalty"),
+        py::arg("data_loss"), py::arg("penalty"), py::arg("weights") = py::none(),
         "Totals of one batch: its loss weighted by its rows and its metric counts (the plan's own rule).");
 }
 

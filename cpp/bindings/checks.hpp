@@ -156,6 +156,23 @@ inline const std::int64_t* labels_vector(const py::object& obj, Index rows, Inde
   return v;
 }
 
+// Sample weights: None (null), or one finite value >= 0 per row of `rows_of`, of the operands' dtype.
+template <class T>
+const T* sample_weights(const py::object& obj, Index rows, const char* rows_of) {
+  if (obj.is_none()) return nullptr;
+  auto a = as_array(obj, "weights");
+  require_dtype<T>(a, "weights");
+  require_layout(a, "weights", 1, false);
+  if (a.shape(0) != rows)
+    fail("`weights` must have " + std::to_string(rows) + " entries (one per row of `" + rows_of + "`), got shape " +
+         shape_str(a));
+  const auto* w = static_cast<const T*>(a.data());
+  for (Index i = 0; i < rows; ++i)
+    if (!(w[i] >= T(0)) || !std::isfinite(w[i]))
+      fail("`weights` must be finite and >= 0, got " + repr_number(double(w[i])) + " at index " + std::to_string(i));
+  return w;
+}
+
 // A 1-D vector of `length` (null when `a` is None).
 template <class T>
 const T* vector_or_null(const py::object& a, const char* name, Index length) {

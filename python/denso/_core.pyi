@@ -80,6 +80,7 @@ class Totals:
     data_loss: float
     correct: float
     abs_error: float
+    weight: float
     rows: int
     batches: int
     finite: bool
@@ -93,18 +94,20 @@ class Totals:
     def __iadd__(self, other: Totals) -> Totals: ...
 
 def count_batch(loss: LossKind, logits: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray],
-                data_loss: float, penalty: float) -> Totals:
+                data_loss: float, penalty: float, weights: Optional[np.ndarray] = None) -> Totals:
     """Totals of one batch, counted as the plan counts its own (argmax; logit > 0 vs target >= 0.5; |error|)."""
 
 class Plan:
     """A compiled stack of dense layers + fused loss + optimizer over caller-owned flat buffers."""
     def __init__(self, layers: list[DenseSpec], loss: LossKind, optimizer: OptimizerConfig, max_batch: int,
                  seed: int, params: np.ndarray, grads: np.ndarray, slots: list[np.ndarray]) -> None: ...
-    def train(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray], order: np.ndarray,
-              batch_size: int, first: int, last: int, lrs: np.ndarray, step: int) -> Totals:
+    def train(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray],
+              weights: Optional[np.ndarray], order: np.ndarray, batch_size: int, first: int, last: int,
+              lrs: np.ndarray, step: int) -> Totals:
         """Train batches [first, last) of the epoch ordered by `order`; the step count after them is
         step + totals.batches."""
-    def evaluate(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray]) -> Totals: ...
+    def evaluate(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray],
+                 weights: Optional[np.ndarray] = None) -> Totals: ...
     def predict(self, x: np.ndarray, out: np.ndarray, batch_size: int = 1024) -> None:
         """out = outputs (probabilities for cross-entropy losses), in blocks of batch_size rows; rejects
         NaN/inf in x; safe from several threads at once."""
@@ -127,13 +130,17 @@ def dense_backward_params(x: np.ndarray, grad: np.ndarray, grad_weight: np.ndarr
 def dense_backward_input(grad: np.ndarray, weight: np.ndarray, grad_input: np.ndarray,
                          accumulate: bool = False) -> None:
     """grad_input (+)= grad @ weight.T."""
-def mse_loss(pred: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
+def mse_loss(pred: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
+        weights: Optional[np.ndarray] = None) -> float:
     """mean((pred - target)^2) over all elements; its gradient into `grad`."""
-def bce_logits_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
+def bce_logits_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
+        weights: Optional[np.ndarray] = None) -> float:
     """Binary cross-entropy from logits, mean over all elements."""
-def softmax_xent_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
+def softmax_xent_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
+        weights: Optional[np.ndarray] = None) -> float:
     """Softmax cross-entropy with probability rows, mean over rows."""
-def softmax_xent_labels_loss(logits: np.ndarray, labels: np.ndarray, grad: Optional[np.ndarray] = None) -> float:
+def softmax_xent_labels_loss(logits: np.ndarray, labels: np.ndarray, grad: Optional[np.ndarray] = None,
+        weights: Optional[np.ndarray] = None) -> float:
     """Softmax cross-entropy with int64 labels, mean over rows."""
 def optimizer_slot_count(config: OptimizerConfig) -> int: ...
 def optimizer_slot_names(config: OptimizerConfig) -> list[str]: ...

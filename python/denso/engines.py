@@ -58,13 +58,14 @@ class PlanEngine:
 
     def train(self, data, order, batch_size, first, last, lrs, step) -> "_core.Totals":
         try:
-            return self.plan.train(data.x, data.y, data.labels, order, batch_size, first, last, lrs, step)
+            return self.plan.train(data.x, data.y, data.labels, data.weights, order, batch_size, first, last, lrs,
+                                   step)
         except BaseException:  # the gradient hook raised: the batches before it were applied, and count
             self.model.steps_trained = self.plan.last_step
             raise
 
     def evaluate(self, data) -> "_core.Totals":
-        return self.plan.evaluate(data.x, data.y, data.labels)
+        return self.plan.evaluate(data.x, data.y, data.labels, data.weights)
 
 
 class GraphEngine:
@@ -81,7 +82,7 @@ class GraphEngine:
         for b in range(first, last):
             batch = data.rows(order[b * batch_size:(b + 1) * batch_size])
             output = graph_forward(model, Tensor(batch.x), TrainingStream(self.seed, step + 1))
-            data_loss = model.loss(output, batch.y, batch.labels)
+            data_loss = model.loss(output, batch.y, batch.labels, batch.weights)
             for p in model.parameters():
                 p.zero_grad()
             data_loss.backward()
@@ -104,12 +105,13 @@ class GraphEngine:
     def evaluate(self, data) -> "_core.Totals":
         with no_grad():
             output = graph_forward(self.model, Tensor(data.x))
-            loss = self.model.loss(output, data.y, data.labels).item()
+            loss = self.model.loss(output, data.y, data.labels, data.weights).item()
         return self._count(output.data, data, loss, self._penalty(with_grad=False))
 
     def _count(self, logits, batch, data_loss: float, penalty: float) -> "_core.Totals":
         kind = self.model.loss.kind(batch.labels is not None)
-        return _core.count_batch(kind, np.ascontiguousarray(logits), batch.y, batch.labels, data_loss, penalty)
+        return _core.count_batch(kind, np.ascontiguousarray(logits), batch.y, batch.labels, data_loss, penalty,
+                                 batch.weights)
 
     def _penalty(self, with_grad: bool) -> float:
         """Each Dense layer's l1/l2 value (the plan's kernel), its gradient added `with_grad`."""

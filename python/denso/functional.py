@@ -205,19 +205,31 @@ def _prediction_and_target(pred, target, pred_name: str) -> tuple[Tensor, np.nda
     return pred, _kernel_array(pred, pred.dtype).reshape(rows, -1), y.reshape(rows, -1)
 
 
-def mse(pred, target) -> Tensor:
-    """Mean squared error over all elements (PyTorch's MSELoss): mean((pred − target)²).
+def _row_weights(weights, dtype):
+    """Per-row loss weights (sample_weight) as a C-contiguous 1-D array of the kernel's dtype, or None;
+    the kernel checks their count and that they are finite and >= 0."""
+    if weights is None:
+        return None
+    w = np.ascontiguousarray(as_float_array(weights, "weights", dtype))
+    require_ndim(w, "weights", 1, "one weight per row")
+    return w
+
+
+def mse(pred, target, weights=None) -> Tensor:
+    """Mean squared error over all elements (PyTorch's MSELoss): mean((pred − target)²); with per-row
+    `weights`, the weighted mean Σ_r w_r·mean_j (pred − target)²_rj / Σ_r w_r.
 
     Shape: pred and target both (batch,) or (batch, outputs).
     """
     pred, P, Y = _prediction_and_target(pred, target, "pred")
     grad = np.empty_like(P) if pred.requires_grad else None
-    value = _core.mse_loss(P, Y, grad)
+    value = _core.mse_loss(P, Y, grad, _row_weights(weights, P.dtype))
     return _loss_node(value, P.dtype, grad, pred, "mse")
 
 
-def binary_crossentropy(logits, target) -> Tensor:
-    """Binary cross-entropy computed from logits (the sigmoid is fused and stable), mean over all elements.
+def binary_crossentropy(logits, target, weights=None) -> Tensor:
+    """Binary cross-entropy computed from logits (the sigmoid is fused and stable), mean over all elements
+    (weighted per row by `weights`, as mse).
 
     Shape: logits and target both (batch,) or (batch, outputs); targets in [0, 1].
     """
@@ -225,17 +237,18 @@ def binary_crossentropy(logits, target) -> Tensor:
     if Y.size and (Y.min() < 0 or Y.max() > 1):
         raise ValueError(f"`target` of binary_crossentropy must lie in [0, 1], got values in [{Y.min()}, {Y.max()}]")
     grad = np.empty_like(Z) if logits.requires_grad else None
-    value = _core.bce_logits_loss(Z, Y, grad)
+    value = _core.bce_logits_loss(Z, Y, grad, _row_weights(weights, Z.dtype))
     return _loss_node(value, Z.dtype, grad, logits, "binary_crossentropy")
 
 
-def categorical_crossentropy(logits, target) -> Tensor:
+def categorical_crossentropy(logits, target, weights=None) -> Tensor:
     """Softmax cross-entropy computed from logits (log-sum-exp stable), mean over the batch.
 
     Args:
         logits: (batch, classes) unnormalised scores.
         target: (batch,) integer class labels in [0, classes), or (batch, classes) one-hot /
             probability rows.
+        weights: optional (batch,) row weights >= 0: the mean becomes Σ w·loss / Σ w.
     """
     logits = as_tensor(logits, name="logits")
     require_ndim(logits.data, "logits", 2, "batch × classes")
@@ -246,12 +259,12 @@ def categorical_crossentropy(logits, target) -> Tensor:
         labels = as_labels(t, "target", logits.shape[1], logits.shape[0])
         Z = _kernel_array(logits, logits.dtype)
         grad = np.empty_like(Z) if logits.requires_grad else None
-        value = _core.softmax_xent_labels_loss(Z, labels, grad)
+        value = _core.softmax_xent_labels_loss(Z, labels, grad, _row_weights(weights, Z.dtype))
     else:
         logits, Z, Y = _prediction_and_target(logits, t, "logits")
         require_probability_rows(Y, "target")
         grad = np.empty_like(Z) if logits.requires_grad else None
-        value = _core.softmax_xent_loss(Z, Y, grad)
+        value = _core.softmax_xent_loss(Z, Y, grad, _row_weights(weights, Z.dtype))
     return _loss_node(value, Z.dtype, grad, logits, "categorical_crossentropy")
 
 

@@ -58,9 +58,9 @@ class Loss:
             raise ValueError(f"loss {self.name!r} does not take integer labels")
         return kind
 
-    def __call__(self, output, y, labels):
-        """The data loss as a graph node (the Tensor path)."""
-        return type(self).graph_loss(output, labels if labels is not None else y)
+    def __call__(self, output, y, labels, weights=None):
+        """The data loss as a graph node (the Tensor path); `weights` per row make it a weighted mean."""
+        return type(self).graph_loss(output, labels if labels is not None else y, weights)
 
     def targets(self, y, n: int, outputs: int, dtype) -> tuple:
         """(y matrix, None) or (None, int64 labels), validated against n rows and `outputs` columns."""

@@ -244,16 +244,17 @@ class RunningMean:
 @dataclass(frozen=True)
 class EpochMetric:
     """A metric `fit`/`evaluate` report: whether it needs a classification loss, and its value from the
-    sums of a pass (`_core.Totals`), `rows` samples of `outputs` values each, `decisions` per row."""
+    sums of a pass (`_core.Totals`): `weight` samples (their total weight, with sample weights) of
+    `outputs` values each, `decisions` per sample."""
 
     classification: bool
-    value: Callable[..., float]  # (totals, rows, outputs, decisions) -> float
+    value: Callable[..., float]  # (totals, weight, outputs, decisions) -> float
 
 
 EPOCH_METRICS = {
-    "accuracy": EpochMetric(True, lambda t, rows, outputs, decisions: t.correct / (rows * decisions)),
-    "mse": EpochMetric(False, lambda t, rows, outputs, decisions: t.data_loss / rows),
-    "mae": EpochMetric(False, lambda t, rows, outputs, decisions: t.abs_error / (rows * outputs)),
+    "accuracy": EpochMetric(True, lambda t, weight, outputs, decisions: t.correct / (weight * decisions)),
+    "mse": EpochMetric(False, lambda t, weight, outputs, decisions: t.data_loss / weight),
+    "mae": EpochMetric(False, lambda t, weight, outputs, decisions: t.abs_error / (weight * outputs)),
 }
 
 
@@ -270,10 +271,11 @@ def resolve(metric, loss) -> str:
 
 
 def epoch_logs(totals, loss, metrics, outputs: int, prefix: str = "") -> dict:
-    """Per-sample means from a pass's Totals: the loss (penalties included) and each metric."""
-    rows = max(totals.rows, 1)
+    """Per-sample (sample-weighted) means from a pass's Totals: the loss (penalties included) and each
+    metric. A pass whose weights are all zero reports NaN."""
+    weight = totals.weight if totals.weight > 0 else (math.nan if totals.rows else 1.0)
     decisions = loss.decisions_per_row(outputs)
-    logs = {prefix + "loss": totals.loss / rows}
+    logs = {prefix + "loss": totals.loss / weight}
     for name in metrics:
-        logs[prefix + name] = EPOCH_METRICS[name].value(totals, rows, outputs, decisions)
+        logs[prefix + name] = EPOCH_METRICS[name].value(totals, weight, outputs, decisions)
     return logs

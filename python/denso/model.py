@@ -173,7 +173,7 @@ class Sequential:
 
     # ---- training ------------------------------------------------------------------------------
     def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_data=None, validation_split=0.0,
-            callbacks=None, verbose=1, seed=None, initial_epoch=0, engine="auto"):
+            callbacks=None, verbose=1, seed=None, initial_epoch=0, engine="auto", sample_weight=None):
         """Train with mini-batch gradient descent; returns the History.
 
         Each epoch permutes the samples (with `shuffle`) and takes consecutive slices of
@@ -187,22 +187,27 @@ class Sequential:
                 (samples, outputs) (or (samples,) for one output) otherwise.
             epochs: number of passes over the data.
             batch_size: samples per gradient step.
-            validation_data: (x_val, y_val) evaluated after each epoch ("val_" entries).
+            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val) evaluated after each
+                epoch ("val_" entries).
             validation_split: fraction in [0, 1) of the data to hold out instead.
             callbacks: list of denso.callbacks.Callback.
             verbose: 0 silent, 1 progress bar (one line per epoch when not on a terminal).
             seed: seed of shuffling and dropout (None: derived from the model's seed).
             engine: "auto" (the C++ plan when the model supports it), "plan" or "graph".
+            sample_weight: optional (samples,) weights >= 0: each batch's loss is the weighted mean
+                Σ w·loss / Σ w (so integer weights act as repeated samples), and the reported loss and
+                metrics are weighted likewise.
         """
         options = FitOptions(epochs, batch_size, shuffle, validation_data, validation_split, tuple(callbacks or ()),
                              verbose, seed, initial_epoch, engine)
         with self._guard.fitting(self.name):
-            return Trainer(self, options).fit(x, y)
+            return Trainer(self, options).fit(x, y, sample_weight)
 
-    def evaluate(self, x, y, batch_size=1024, engine="auto") -> dict:
-        """Loss (including l1/l2 penalties) and metrics over (x, y), as a dict."""
+    def evaluate(self, x, y, batch_size=1024, engine="auto", sample_weight=None) -> dict:
+        """Loss (including l1/l2 penalties) and metrics over (x, y), as a dict; with `sample_weight`,
+        their weighted means."""
         self.require_compiled("evaluate")
-        data = check_samples(self, x, y)
+        data = check_samples(self, x, y, sample_weight=sample_weight)
         batch_size = require_positive_int(batch_size, "batch_size")
         if len(data) == 0:
             raise ValueError("`x` must hold at least one sample to evaluate")

@@ -50,8 +50,8 @@ class FitOptions:
         if self.verbose not in (0, 1, 2, True, False):
             raise ValueError(f"`verbose` must be 0, 1 or 2, got {self.verbose!r}")
         if self.validation_data is not None and (not isinstance(self.validation_data, (tuple, list))
-                                                 or len(self.validation_data) != 2):
-            raise ValueError("`validation_data` must be a tuple (x_val, y_val)")
+                                                 or len(self.validation_data) not in (2, 3)):
+            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
 
 
 # A native call runs at most about this long, so Ctrl-C (handled by Python between calls) and
@@ -83,14 +83,14 @@ class Trainer:
         model.require_compiled("fit")
         self.model, self.options, self.gradient_hook = model, options, gradient_hook
 
-    def fit(self, x, y) -> History:
+    def fit(self, x, y, sample_weight=None) -> History:
         model, o = self.model, self.options
         if not model.built:
             arr = np.asarray(x)
             if arr.ndim != 2:
                 raise ValueError(f"`x` must be 2-D (samples × features), got array of shape {arr.shape}")
             model.build(arr.shape[1])
-        data, val = self._split(check_samples(model, x, y))
+        data, val = self._split(check_samples(model, x, y, sample_weight=sample_weight))
         seed = (model.seed + 7919 * (model.epochs_trained + 1)) % 2**64 if o.seed is None else int(o.seed)
         batch_size = min(o.batch_size, len(data))
         engine = make_engine(model, o.engine, batch_size, seed, data.labels is not None)
@@ -195,6 +195,7 @@ class Trainer:
         if len(data) == 0:
             raise ValueError("`x` must hold at least one sample")
         if o.validation_data is not None:
-            return data, check_samples(self.model, o.validation_data[0], o.validation_data[1], "validation_data[0]")
-        train, val = holdout((data.x, data.y, data.labels), o.validation_split)
+            x_val, y_val, *w_val = o.validation_data
+            return data, check_samples(self.model, x_val, y_val, "validation_data[0]", *w_val)
+        train, val = holdout((data.x, data.y, data.labels, data.weights), o.validation_split)
         return Samples(*train), None if val is None else Samples(*val)

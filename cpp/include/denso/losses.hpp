@@ -1,5 +1,7 @@
 // Batch-averaged losses fused with their gradients. Each returns the loss and, when dZ is
 // non-null, writes dLoss/dZ (already divided by the batch) into it. Sums accumulate in double.
+// With per-row weights w (sample_weight; null: all 1) the batch loss is the weighted mean
+// Σ_r w_r·ℓ_r / Σ_r w_r, and row r's gradient is scaled by w_r / Σ w instead of 1 / n.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -16,51 +18,71 @@ inline double shifted_exp_sum(const Row& z, double& m) {
   return (z.array().template cast<double>() - m).exp().sum();
 }
 
+// How much each row of a batch counts: w_r / Σ w, or 1 / n without weights (a batch whose weights
+// are all zero counts for nothing: loss 0, gradient 0).
+template <class T>
+struct RowWeights {
+  const T* w;
+  double total;  // Σ w (or n)
+  RowWeights(const T* weights, Index rows) : w(weights), total(static_cast<double>(rows)) {
+    if (!w) return;
+    total = 0.0;
+    for (Index r = 0; r < rows; ++r) total += static_cast<double>(w[r]);
+  }
+  // 1 / (Σ w · per_row): the scale of a mean over `per_row` values per row.
+  double scale(Index per_row = 1) const { return total > 0.0 ? 1.0 / (total * static_cast<double>(per_row)) : 0.0; }
+  double operator[](Index r) const { return w ? static_cast<double>(w[r]) : 1.0; }
+};
+
 // L = Σ (p − y)² / (n·m);  dP = 2 (p − y) / (n·m).  (PyTorch MSELoss, reduction="mean")
 template <class T>
-double mse_loss(CMatRef<T> P, CMatRef<T> Y, T* dP) {
-  const double scale = 1.0 / static_cast<double>(P.size());
+double mse_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
+  const RowWeights<T> weights(w, P.rows());
+  const double scale = weights.scale(P.cols());
   double total = 0.0;
   for (Index i = 0; i < P.rows(); ++i) {
     const auto diff = (P.row(i) - Y.row(i)).eval();
-    total += diff.template cast<double>().squaredNorm();
-    if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i) = T(2 * scale) * diff;
+    total += weights[i] * diff.template cast<double>().squaredNorm();
+    if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i) = T(2 * scale * weights[i]) * diff;
   }
   return total * scale;
 }
 
 // From logits z: L = mean[max(z,0) − z·y + log(1 + e^{−|z|})];  dZ = (σ(z) − y) / (n·m).
 template <class T>
-double bce_logits_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ) {
-  const double scale = 1.0 / static_cast<double>(Z.size());
+double bce_logits_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr) {
+  const RowWeights<T> weights(w, Z.rows());
+  const double scale = weights.scale(Z.cols());
   double total = 0.0;
   for (Index i = 0; i < Z.rows(); ++i) {
     const auto z = Z.row(i).array();
     const auto y = Y.row(i).array();
-    total += (z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).template cast<double>().sum();
-    if (dZ) MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array() = T(scale) * (T(1) / (T(1) + (-z).exp()) - y);
+    total += weights[i] * (z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).template cast<double>().sum();
+    if (dZ)
+      MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array() = T(scale * weights[i]) * (T(1) / (T(1) + (-z).exp()) - y);
   }
   return total * scale;
 }
 
-// Mean over rows of a softmax cross-entropy: row_loss(i, m, s, scale) gets row i's max m and shifted
-// exp sum s (see shifted_exp_sum) and the 1/n scale, writes row i of dZ and returns the row's loss.
+// (Weighted) mean over rows of a softmax cross-entropy: row_loss(i, m, s, scale) gets row i's max m
+// and shifted exp sum s (see shifted_exp_sum) and row i's gradient scale (1/n or w_i/Σw), writes row
+// i of dZ and returns the row's loss.
 template <class T, class RowLoss>
-double softmax_rows_mean(CMatRef<T> Z, RowLoss row_loss) {
-  const double scale = 1.0 / static_cast<double>(Z.rows());
+double softmax_rows_mean(CMatRef<T> Z, const T* w, RowLoss row_loss) {
+  const RowWeights<T> weights(w, Z.rows());
   double total = 0.0;
   for (Index i = 0; i < Z.rows(); ++i) {
     double m;
     const double s = shifted_exp_sum(Z.row(i), m);
-    total += row_loss(i, m, s, scale);
+    total += weights[i] * row_loss(i, m, s, weights.scale() * weights[i]);
   }
-  return total * scale;
+  return total * weights.scale();
 }
 
 // Probability targets: L = mean_rows Σ_j y_j (lse(z) − z_j);  dZ = (p·Σy − y) / n, p = softmax(z).
 template <class T>
-double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ) {
-  return softmax_rows_mean<T>(Z, [&](Index i, double m, double s, double scale) {
+double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr) {
+  return softmax_rows_mean<T>(Z, w, [&](Index i, double m, double s, double scale) {
     const auto shifted = Z.row(i).array().template cast<double>() - m;  // z − max z
     const auto y = Y.row(i).array().template cast<double>();
     const double ysum = y.sum();
@@ -74,8 +96,8 @@ double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ) {
 // Integer labels: L = mean_rows (lse(z) − z_label);  dZ = (p − onehot(label)) / n.
 // Labels must already be checked to lie in [0, classes).
 template <class T>
-double softmax_xent_labels_loss(CMatRef<T> Z, const std::int64_t* labels, T* dZ) {
-  return softmax_rows_mean<T>(Z, [&](Index i, double m, double s, double scale) {
+double softmax_xent_labels_loss(CMatRef<T> Z, const std::int64_t* labels, T* dZ, const T* w = nullptr) {
+  return softmax_rows_mean<T>(Z, w, [&](Index i, double m, double s, double scale) {
     if (dZ) {
       auto d = MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array();
       d = ((Z.row(i).array().template cast<double>() - m).exp() * (scale / s)).template cast<T>();

@@ -38,6 +38,17 @@ struct DenseSpec {
   std::vector<InputTransform> transforms;
 };
 
+// The samples of a train/evaluate call: n rows of X, with targets Y (n × outputs) or int64 labels,
+// and optional per-row weights (sample_weight; null: all 1).
+template <class T>
+struct SampleSet {
+  const T* X;
+  const T* Y;
+  const std::int64_t* labels;
+  const T* weights;
+  Index n;
+};
+
 template <class T>
 class Plan {
  public:
@@ -50,6 +61,7 @@ class Plan {
     input_.resize(max_batch_, layers_.front().in);
     target_.resize(max_batch_, layers_.back().out);
     labels_.resize(max_batch_);
+    weights_.resize(max_batch_);
     inputs_.assign(layers_.size(), nullptr);
     for (const auto& s : layers_) {
       out_.emplace_back(max_batch_, s.out);
@@ -76,13 +88,13 @@ class Plan {
 
   // Batches [first, last) of an epoch whose sample order is `order` (n entries): gather, forward,
   // loss, backward, penalty, update. `lrs[b - first]` is batch b's learning rate; *step counts updates.
-  Totals train(const T* X, const T* Y, const std::int64_t* labels, Index n, const std::int64_t* order,
-               Index batch_size, Index first, Index last, const double* lrs, long* step) {
+  Totals train(const SampleSet<T>& data, const std::int64_t* order, Index batch_size, Index first, Index last,
+               const double* lrs, long* step) {
     Totals totals;
     const auto hook = gradient_hook_;  // held for the call: the hook may replace itself
     for (Index b = first; b < last; ++b) {
-      const Index start = b * batch_size, rows = std::min(batch_size, n - start);
-      gather(X, Y, labels, order + start, rows);
+      const Index start = b * batch_size, rows = std::min(batch_size, data.n - start);
+      gather(data, order + start, rows);
       forward(input_.topRows(rows), true, static_cast<std::uint64_t>(*step + 1));
       const double data_loss = loss_and_grad(rows, true);
       // At 1-2 rows dW is a rank-1/2 product: the update computes it on the fly (see fused_update).
@@ -118,14 +130,14 @@ class Plan {
   }
 
   // Loss (with penalty) and metric sums over all n rows, in chunks of max_batch, no dropout/noise.
-  Totals evaluate(const T* X, const T* Y, const std::int64_t* labels, Index n) {
+  Totals evaluate(const SampleSet<T>& data) {
     Totals totals;
     const double penalty = penalty_value();
-    for (Index start = 0; start < n; start += max_batch_) {
-      const Index rows = std::min(max_batch_, n - start);
+    for (Index start = 0; start < data.n; start += max_batch_) {
+      const Index rows = std::min(max_batch_, data.n - start);
       const Index in = layers_.front().in;
-      forward(CMapMat<T>(X + start * in, rows, in), false, 0);
-      copy_targets(Y ? Y + start * layers_.back().out : nullptr, labels ? labels + start : nullptr, rows);
+      forward(CMapMat<T>(data.X + start * in, rows, in), false, 0);
+      copy_targets(data, start, rows);
       count(totals, rows, loss_and_grad(rows, false), penalty);
     }
     return totals;
@@ -182,6 +194,8 @@ class Plan {
   // transformed inputs and dropout masks.
   Matrix<T> input_, target_;
   std::vector<std::int64_t> labels_;
+  std::vector<T> weights_;  // the batch's sample weights, when the call has them (weighted_)
+  bool weighted_ = false;
   std::vector<Matrix<T>> out_, grad_, transformed_;
   std::vector<std::vector<Matrix<T>>> masks_;
   std::vector<const T*> inputs_;  // what each layer's forward read: needed for dW = Xᵀ·G
@@ -189,20 +203,27 @@ class Plan {
   CMapMat<T> weight(const DenseSpec& s) const { return CMapMat<T>(params_ + s.weight_offset, s.in, s.out); }
   const T* bias(const DenseSpec& s) const { return s.use_bias ? params_ + s.bias_offset : nullptr; }
 
-  void gather(const T* X, const T* Y, const std::int64_t* labels, const std::int64_t* idx, Index rows) {
+  void gather(const SampleSet<T>& data, const std::int64_t* idx, Index rows) {
     const Index in = layers_.front().in, k = layers_.back().out;
     for (Index r = 0; r < rows; ++r) {
-      input_.row(r) = CMapMat<T>(X + idx[r] * in, 1, in);
-      if (Y) target_.row(r) = CMapMat<T>(Y + idx[r] * k, 1, k);
-      if (labels) labels_[r] = labels[idx[r]];
+      input_.row(r) = CMapMat<T>(data.X + idx[r] * in, 1, in);
+      if (data.Y) target_.row(r) = CMapMat<T>(data.Y + idx[r] * k, 1, k);
+      if (data.labels) labels_[r] = data.labels[idx[r]];
+      if (data.weights) weights_[r] = data.weights[idx[r]];
     }
+    weighted_ = data.weights != nullptr;
   }
 
-  void copy_targets(const T* Y, const std::int64_t* labels, Index rows) {
+  // Targets (and weights) of rows [start, start + rows) for evaluation, which reads X in place.
+  void copy_targets(const SampleSet<T>& data, Index start, Index rows) {
     const Index k = layers_.back().out;
-    if (Y) target_.topRows(rows) = CMapMat<T>(Y, rows, k);
-    if (labels) std::copy(labels, labels + rows, labels_.begin());
+    if (data.Y) target_.topRows(rows) = CMapMat<T>(data.Y + start * k, rows, k);
+    if (data.labels) std::copy(data.labels + start, data.labels + start + rows, labels_.begin());
+    if (data.weights) std::copy(data.weights + start, data.weights + start + rows, weights_.begin());
+    weighted_ = data.weights != nullptr;
   }
+
+  const T* row_weights() const { return weighted_ ? weights_.data() : nullptr; }
 
   void forward(CMatRef<T> x, bool training, std::uint64_t step) {
     const Index rows = x.rows();
@@ -239,14 +260,15 @@ class Plan {
     T* g = with_grad ? grad_.back().data() : nullptr;
     switch (loss_) {
       case LossKind::mse: {
-        const double v = mse_loss<T>(z, target_.topRows(rows), g);
+        const double v = mse_loss<T>(z, target_.topRows(rows), g, row_weights());
         if (g) activation_backward<T>(z, grad_.back().topRows(rows), layers_.back().activation,
                                       T(layers_.back().alpha));
         return v;
       }
-      case LossKind::bce_logits: return bce_logits_loss<T>(z, target_.topRows(rows), g);
-      case LossKind::softmax_xent: return softmax_xent_loss<T>(z, target_.topRows(rows), g);
-      case LossKind::softmax_xent_labels: return softmax_xent_labels_loss<T>(z, labels_.data(), g);
+      case LossKind::bce_logits: return bce_logits_loss<T>(z, target_.topRows(rows), g, row_weights());
+      case LossKind::softmax_xent: return softmax_xent_loss<T>(z, target_.topRows(rows), g, row_weights());
+      case LossKind::softmax_xent_labels:
+        return softmax_xent_labels_loss<T>(z, labels_.data(), g, row_weights());
     }
     return 0.0;
   }
@@ -347,7 +369,8 @@ class Plan {
   }
 
   void count(Totals& t, Index rows, double data_loss, double penalty) const {
-    count_batch<T>(loss_, out_.back().topRows(rows), target_.topRows(rows), labels_.data(), data_loss, penalty, t);
+    count_batch<T>(loss_, out_.back().topRows(rows), target_.topRows(rows), labels_.data(), row_weights(), data_loss,
+                   penalty, t);
   }
 };
 

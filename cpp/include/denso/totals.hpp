@@ -17,11 +17,14 @@ enum class LossKind { mse, bce_logits, softmax_xent_labels, softmax_xent };
 inline bool uses_labels(LossKind kind) { return kind == LossKind::softmax_xent_labels; }
 
 // Sums over the batches of one call; Python turns them into per-sample means (denso.metrics).
+// With sample weights every row counts with its weight (without, with 1): `weight` is then the
+// epoch's denominator instead of `rows`.
 struct Totals {
-  double loss = 0.0;       // Σ batch_rows · (data loss + penalty)
-  double data_loss = 0.0;  // Σ batch_rows · data loss
-  double correct = 0.0;    // rows (or elements, for binary outputs) classified correctly
-  double abs_error = 0.0;  // Σ |output − target|
+  double loss = 0.0;       // Σ batch_weight · (data loss + penalty)
+  double data_loss = 0.0;  // Σ batch_weight · data loss
+  double correct = 0.0;    // rows (or elements, for binary outputs) classified correctly, weighted
+  double abs_error = 0.0;  // Σ weight · |output − target|
+  double weight = 0.0;     // Σ of the rows' weights (= rows without sample weights)
   Index rows = 0, batches = 0;
   bool finite = true;      // false: a non-finite loss stopped the call before its update
   Index bad_batch = -1;    // the batch that stopped it
@@ -33,6 +36,7 @@ struct Totals {
     data_loss += o.data_loss;
     correct += o.correct;
     abs_error += o.abs_error;
+    weight += o.weight;
     rows += o.rows;
     batches += o.batches;
     if (finite && !o.finite) {
@@ -44,36 +48,45 @@ struct Totals {
   }
 };
 
-// Adds one batch to `t`: its loss weighted by its rows, and its metric counts. `z` holds the last
-// layer's outputs before any fused activation (logits), `y` the targets (unused with labels).
-// A class is the argmax of a row; a binary output counts as 1 when its logit is > 0 (probability
-// > 0.5) and its target when it is >= 0.5, so probability targets count too.
+// Adds one batch to `t`: its loss weighted by its rows' total weight, and its metric counts. `z`
+// holds the last layer's outputs before any fused activation (logits), `y` the targets (unused with
+// labels), `w` the rows' weights (null: 1 each). A class is the argmax of a row; a binary output
+// counts as 1 when its logit is > 0 (probability > 0.5) and its target when it is >= 0.5, so
+// probability targets count too.
 template <class T>
-void count_batch(LossKind kind, CMatRef<T> z, CMatRef<T> y, const std::int64_t* labels, double data_loss,
-                 double penalty, Totals& t) {
+void count_batch(LossKind kind, CMatRef<T> z, CMatRef<T> y, const std::int64_t* labels, const T* w,
+                 double data_loss, double penalty, Totals& t) {
   const Index rows = z.rows();
-  t.loss += rows * (data_loss + penalty);
-  t.data_loss += rows * data_loss;
+  auto weight = [w](Index r) { return w ? static_cast<double>(w[r]) : 1.0; };
+  double batch_weight = static_cast<double>(rows);
+  if (w) {
+    batch_weight = 0.0;
+    for (Index r = 0; r < rows; ++r) batch_weight += weight(r);
+  }
+  t.loss += batch_weight * (data_loss + penalty);
+  t.data_loss += batch_weight * data_loss;
+  t.weight += batch_weight;
   t.rows += rows;
   t.batches += 1;
   Index predicted, expected;
-  switch (kind) {
-    case LossKind::softmax_xent_labels:
-      for (Index r = 0; r < rows; ++r) t.correct += (z.row(r).maxCoeff(&predicted), predicted == labels[r]);
-      break;
-    case LossKind::softmax_xent:
-      for (Index r = 0; r < rows; ++r) {
+  for (Index r = 0; r < rows; ++r) {
+    switch (kind) {
+      case LossKind::softmax_xent_labels:
+        z.row(r).maxCoeff(&predicted);
+        t.correct += weight(r) * (predicted == labels[r]);
+        break;
+      case LossKind::softmax_xent:
         z.row(r).maxCoeff(&predicted);
         y.row(r).maxCoeff(&expected);
-        t.correct += (predicted == expected);
-      }
-      break;
-    case LossKind::bce_logits:
-      t.correct += ((z.array() > T(0)) == (y.array() >= T(0.5))).count();
-      break;
-    case LossKind::mse:
-      t.abs_error += (z - y).array().abs().template cast<double>().sum();
-      break;
+        t.correct += weight(r) * (predicted == expected);
+        break;
+      case LossKind::bce_logits:
+        t.correct += weight(r) * double(((z.row(r).array() > T(0)) == (y.row(r).array() >= T(0.5))).count());
+        break;
+      case LossKind::mse:
+        t.abs_error += weight(r) * (z.row(r) - y.row(r)).array().abs().template cast<double>().sum();
+        break;
+    }
   }
 }
 
