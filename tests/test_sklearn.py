@@ -342,17 +342,19 @@ def test_missing_sklearn_says_how_to_install():
     assert "pip install 'denso[sklearn]'" in out.stdout
 
 
+# Margins per seed. Measured over seeds 0-9 (adam, float32 in denso, 100 epochs): every test accuracy
+# on digits and breast_cancer was equal to scikit-learn's, R² on diabetes within 3.9e-5.
 COMPARISONS = [
-    ("digits", load_digits, MLPClassifier, sk_nn.MLPClassifier, 0.02),
-    ("breast_cancer", load_breast_cancer, MLPClassifier, sk_nn.MLPClassifier, 0.03),
-    ("diabetes", load_diabetes, MLPRegressor, sk_nn.MLPRegressor, 0.05),
+    ("digits", load_digits, MLPClassifier, sk_nn.MLPClassifier, 0.01),
+    ("breast_cancer", load_breast_cancer, MLPClassifier, sk_nn.MLPClassifier, 0.01),
+    ("diabetes", load_diabetes, MLPRegressor, sk_nn.MLPRegressor, 1e-3),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, loader, ours, theirs, margin", COMPARISONS, ids=[c[0] for c in COMPARISONS])
 def test_scores_match_sklearns_mlp(name, loader, ours, theirs, margin):
-    """Default settings (adam, float32 in denso), 100 epochs, 5 seeds: mean test scores within `margin`."""
+    """Default settings, 100 epochs, 5 seeds: each test score within `margin` of scikit-learn's own MLP."""
     X, y = loader(return_X_y=True)
     if name == "diabetes":
         y = (y - y.mean()) / y.std()
@@ -363,4 +365,4 @@ def test_scores_match_sklearns_mlp(name, loader, ours, theirs, margin):
         X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
         kw = dict(max_iter=100, random_state=seed)
         diffs.append(ours(**kw).fit(X_tr, y_tr).score(X_te, y_te) - theirs(**kw).fit(X_tr, y_tr).score(X_te, y_te))
-    assert abs(np.mean(diffs)) < margin, diffs
+    assert max(abs(d) for d in diffs) < margin, diffs
