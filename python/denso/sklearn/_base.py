@@ -14,11 +14,12 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .. import optim
 from ..model import Sequential
 from ..nn import Dense, Dropout
+from ..samples import check_samples
 from ..threads import get_num_threads, set_num_threads
 from . import _params
 from ._training import EpochRunner, loss_scale, value_scale
@@ -152,14 +153,22 @@ class BaseMLP(BaseEstimator):
         X_val = y_val = None
         if self.early_stopping:
             X, Y, y_val, X_val = self._validation_split(X, Y, y_orig, rs)
-        n = X.shape[0]
-        batch = _params.batch_size(self.batch_size, n)
+        batch = _params.batch_size(self.batch_size, X.shape[0])
         data = self._samples(X, Y)
         seed = int(rs.randint(np.iinfo(np.int32).max)) if self.dropout > 0 else 0
         runner = EpochRunner(self._model, data, batch, float(self.alpha), loss_scale(self._loss_name, self.n_outputs_),
                              value_scale(self._loss_name, self.n_outputs_), seed)
-        order = np.arange(n, dtype=np.int64)
         self.n_iter_ = 0
+        try:
+            self._epochs(runner, rs, X_val, y_val, incremental)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if self.early_stopping:
+            self._model.flat_parameter.data[...] = self._best_params
+
+    def _epochs(self, runner, rs, X_val, y_val, incremental: bool) -> None:
+        n = len(runner.data)
+        order = np.arange(n, dtype=np.int64)
         for _ in range(self.max_iter):
             if self.shuffle:
                 order = np.ascontiguousarray(shuffle(order, random_state=rs), dtype=np.int64)
@@ -174,8 +183,6 @@ class BaseMLP(BaseEstimator):
             if self.n_iter_ == self.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                               "optimization hasn't converged yet.", ConvergenceWarning)
-        if self.early_stopping:
-            self._model.flat_parameter.data[...] = self._best_params
 
     def _validation_split(self, X, Y, y_orig, rs) -> tuple:
         """scikit-learn's split: validation_fraction held out, stratified for one-output classifiers."""
@@ -247,12 +254,10 @@ class BaseMLP(BaseEstimator):
     def _check_X_y(self, X, y, reset: bool, **kwargs) -> tuple:
         X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset, **kwargs)
         if y.ndim == 2 and y.shape[1] == 1:
-            from sklearn.utils.validation import column_or_1d
             y = column_or_1d(y, warn=True)
         return X, y
 
     def _samples(self, X, Y):
-        from ..samples import check_samples
         X = np.ascontiguousarray(X, dtype=self._model.dtype)
         return check_samples(self._model, X, self._denso_targets(Y))
 
