@@ -390,3 +390,21 @@ def test_eigen_only_build_runs(tmp_path, bench):
     headers, rows = table(done.stdout[done.stdout.index("### Training step"):], "threads", bench)
     assert [r[:2] for r in rows] == [["1", "1"], ["1", "32"], ["2", "1"], ["2", "32"]]
     positive_numbers([r[:-1] for r in rows])
+
+
+def test_vs_sklearn_quick(bench, capsys):
+    """benchmarks/vs_sklearn.py --quick: the machine line and one row per dataset (Fashion-MNIST only where
+    installed); scores as mean ± std, positive fit times. No speed is asserted."""
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed (pip install 'denso[sklearn]')")
+    import vs_sklearn
+    vs_sklearn.main(["--quick"])
+    out = capsys.readouterr().out
+    info = bench.machine_info()
+    assert f"{info['cpu']} ({info['cpu_simd']}, " in out
+    headers, rows = table(out, "dataset", bench)
+    assert headers[:5] == ["dataset", "train rows", "metric", "scikit-learn score", "denso score"]
+    names = [r[0] for r in rows]
+    assert names[:4] == ["digits", "breast_cancer", "wine", "diabetes"] and set(names[4:]) <= {"fashion_mnist"}
+    assert ("fashion_mnist" in names) != ("not installed (skipped): fashion_mnist" in out)
+    assert all(re.fullmatch(r"-?\d\.\d{4} ± \d\.\d{4}", r[i]) for r in rows for i in (3, 4))
+    assert all(float(r[i]) > 0 for r in rows for i in (5, 6))
