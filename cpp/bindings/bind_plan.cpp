@@ -156,6 +156,13 @@ class PyPlan {
     }, plan_);
   }
 
+  bool penalty_per_sample() const {
+    return std::visit([](const auto& p) { return p->penalty_per_sample(); }, plan_);
+  }
+  void set_penalty_per_sample(bool on) {
+    std::visit([on](auto& p) { p->set_penalty_per_sample(on); }, plan_);
+  }
+
   // The updates applied by the last train call (its `step` plus the batches it updated), also when
   // it stopped by an exception from the gradient hook.
   long last_step() const { return last_step_; }
@@ -261,6 +268,9 @@ void bind_plan(py::module_& m) {
            "out = the model's outputs for x (probabilities for cross-entropy losses); thread-safe.")
       .def("set_gradient_hook", &PyPlan::set_gradient_hook, py::arg("hook"),
            "hook(grads, rows, step) between backward and update (None removes it).")
+      .def_property("penalty_per_sample", &PyPlan::penalty_per_sample, &PyPlan::set_penalty_per_sample,
+                    "False: a batch's l1/l2 penalty as configured (Keras). True: divided by the batch's total "
+                    "sample weight, its rows without weights (scikit-learn's alpha).")
       .def_property_readonly("last_step", &PyPlan::last_step,
                              "Updates applied when the last train call ended (normally or by an exception).");
 }

@@ -20,15 +20,18 @@ def check_engine(engine) -> None:
         raise ValueError(f"`engine` must be 'auto', 'plan' or 'graph', got {engine!r}")
 
 
-def make_engine(model, engine: str, max_batch: int, seed: int, labels: bool):
-    """The engine `engine` names for a compiled model ("auto": the plan when it can run the model)."""
+def make_engine(model, engine: str, max_batch: int, seed: int, labels: bool, penalty_per_sample: bool = False):
+    """The engine `engine` names for a compiled model ("auto": the plan when it can run the model).
+
+    `penalty_per_sample`: each batch's l1/l2 penalty is divided by the batch's total sample weight (its
+    rows without weights), scikit-learn's convention for alpha; by default it is as configured (Keras's)."""
     check_engine(engine)
     reason = unsupported_reason(model)
     if engine == "plan" and reason:
         raise ValueError(f"engine='plan' cannot run this model: {reason}")
     if engine == "graph" or reason:
-        return GraphEngine(model, seed)
-    return PlanEngine(model, max_batch, seed, labels)
+        return GraphEngine(model, seed, penalty_per_sample)
+    return PlanEngine(model, max_batch, seed, labels, penalty_per_sample)
 
 
 def graph_forward(model, x: Tensor, stream: TrainingStream | None = None, probabilities: bool = False) -> Tensor:
@@ -48,9 +51,10 @@ def graph_forward(model, x: Tensor, stream: TrainingStream | None = None, probab
 class PlanEngine:
     """Runs whole batches (forward, loss, backward, update) in one native call per chunk of batches."""
 
-    def __init__(self, model, max_batch: int, seed: int, labels: bool):
+    def __init__(self, model, max_batch: int, seed: int, labels: bool, penalty_per_sample: bool = False):
         self.model = model
         self.plan = build_plan(model, max_batch, seed, labels)
+        self.plan.penalty_per_sample = penalty_per_sample
 
     def set_gradient_hook(self, hook) -> None:
         """hook(grads, rows, step) between backward and update of every batch (None removes it)."""
@@ -71,8 +75,9 @@ class PlanEngine:
 class GraphEngine:
     """The teaching path: each batch builds a Tensor graph, calls backward() and the optimizer."""
 
-    def __init__(self, model, seed: int):
+    def __init__(self, model, seed: int, penalty_per_sample: bool = False):
         self.model, self.seed, self.hook = model, seed, None
+        self.penalty_per_sample = penalty_per_sample
 
     def set_gradient_hook(self, hook) -> None:
         self.hook = hook
@@ -86,7 +91,7 @@ class GraphEngine:
             for p in model.parameters():
                 p.zero_grad()
             data_loss.backward()
-            penalty = self._penalty(with_grad=True)
+            penalty = self._penalty(with_grad=True, batch=batch)
             if not np.isfinite(data_loss.item() + penalty):
                 totals += _core.Totals.stopped_at(b)
                 break
@@ -106,23 +111,29 @@ class GraphEngine:
         with no_grad():
             output = graph_forward(self.model, Tensor(data.x))
             loss = self.model.loss(output, data.y, data.labels, data.weights).item()
-        return self._count(output.data, data, loss, self._penalty(with_grad=False))
+        return self._count(output.data, data, loss, self._penalty(with_grad=False, batch=data))
 
     def _count(self, logits, batch, data_loss: float, penalty: float) -> "_core.Totals":
         kind = self.model.loss.kind(batch.labels is not None)
         return _core.count_batch(kind, np.ascontiguousarray(logits), batch.y, batch.labels, data_loss, penalty,
                                  batch.weights)
 
-    def _penalty(self, with_grad: bool) -> float:
-        """Each Dense layer's l1/l2 value (the plan's kernel), its gradient added `with_grad`."""
-        total = 0.0
+    def _penalty(self, with_grad: bool, batch) -> float:
+        """Each Dense layer's l1/l2 value (the plan's kernel), its gradient added `with_grad`; divided by
+        the batch's total sample weight with penalty_per_sample, as the plan does."""
+        factor = 1.0
+        if self.penalty_per_sample:
+            total = len(batch) if batch.weights is None else float(batch.weights.sum(dtype=np.float64))
+            factor = 1.0 / total if total > 0 else 0.0
+        penalty = 0.0
         for layer in self.model.dense_layers():
             if layer.l1 or layer.l2:
                 weight = layer.weight
                 if with_grad and weight.grad is None:
                     weight.grad = np.zeros_like(weight.data)
-                total += _core.weight_penalty(weight.data, weight.grad if with_grad else None, layer.l1, layer.l2)
-        return total
+                penalty += _core.weight_penalty(weight.data, weight.grad if with_grad else None, factor * layer.l1,
+                                                factor * layer.l2)
+        return penalty
 
     def _gather_grads(self) -> None:
         """Copy each parameter Tensor's .grad to its place in the flat gradient buffer the optimizer reads."""

@@ -86,6 +86,12 @@ class Plan {
   // test observing gradients). While one is set, 1-2-row batches materialise dW too.
   void set_gradient_hook(std::shared_ptr<const GradientHook> hook) { gradient_hook_ = std::move(hook); }
 
+  // false (Keras's convention): a batch's l1/l2 penalty is l1·Σ|W| + l2·ΣW² whatever the batch. true
+  // (scikit-learn's alpha): it is divided by the batch's total sample weight (its rows without
+  // weights), as the data loss's sum is.
+  void set_penalty_per_sample(bool on) { penalty_per_sample_ = on; }
+  bool penalty_per_sample() const { return penalty_per_sample_; }
+
   // Batches [first, last) of an epoch whose sample order is `order` (n entries): gather, forward,
   // loss, backward, penalty, update. `lrs[b - first]` is batch b's learning rate; *step counts updates.
   Totals train(const SampleSet<T>& data, const std::int64_t* order, Index batch_size, Index first, Index last,
@@ -99,6 +105,7 @@ class Plan {
       const double data_loss = loss_and_grad(rows, true);
       // At 1-2 rows dW is a rank-1/2 product: the update computes it on the fly (see fused_update).
       const bool fused = rows <= kRankUpdateRows && !hook;
+      penalty_factor_ = batch_penalty_factor(rows);
       backward(rows, !fused);
       const double penalty = fused ? penalty_value() : penalty_and_grad();  // after backward's dW
       if (!std::isfinite(data_loss + penalty)) {  // stop before the update: weights stay finite
@@ -132,12 +139,13 @@ class Plan {
   // Loss (with penalty) and metric sums over all n rows, in chunks of max_batch, no dropout/noise.
   Totals evaluate(const SampleSet<T>& data) {
     Totals totals;
-    const double penalty = penalty_value();
     for (Index start = 0; start < data.n; start += max_batch_) {
       const Index rows = std::min(max_batch_, data.n - start);
       const Index in = layers_.front().in;
       forward(CMapMat<T>(data.X + start * in, rows, in), false, 0);
       copy_targets(data, start, rows);
+      penalty_factor_ = batch_penalty_factor(rows);
+      const double penalty = penalty_value();
       count(totals, rows, loss_and_grad(rows, false), penalty);
     }
     return totals;
@@ -190,6 +198,8 @@ class Plan {
   T *params_, *grads_;
   std::vector<T*> slots_;
   std::shared_ptr<const GradientHook> gradient_hook_;
+  bool penalty_per_sample_ = false;
+  double penalty_factor_ = 1.0;  // the current batch's (see batch_penalty_factor)
   // Workspace, allocated once: gathered batch, per-layer outputs A, gradients G = dL/dZ,
   // transformed inputs and dropout masks.
   Matrix<T> input_, target_;
@@ -290,10 +300,19 @@ class Plan {
     }
   }
 
+  // What the batch's l1/l2 penalty is multiplied by: 1, or 1 / its total sample weight.
+  double batch_penalty_factor(Index rows) const {
+    if (!penalty_per_sample_) return 1.0;
+    const double total = RowWeights<T>(row_weights(), rows).total;
+    return total > 0.0 ? 1.0 / total : 0.0;
+  }
+
   double penalty_and_grad() {
     double total = 0.0;
+    const double f = penalty_factor_;
     for (const auto& s : layers_)
-      total += add_weight_penalty<T>(params_ + s.weight_offset, grads_ + s.weight_offset, s.in * s.out, s.l1, s.l2);
+      total += add_weight_penalty<T>(params_ + s.weight_offset, grads_ + s.weight_offset, s.in * s.out, f * s.l1,
+                                     f * s.l2);
     return total;
   }
 
@@ -301,7 +320,9 @@ class Plan {
   // small-batch step, which adds its gradient on the fly).
   double penalty_value() const {
     double total = 0.0;
-    for (const auto& s : layers_) total += weight_penalty<T>(params_ + s.weight_offset, s.in * s.out, s.l1, s.l2);
+    const double f = penalty_factor_;
+    for (const auto& s : layers_)
+      total += weight_penalty<T>(params_ + s.weight_offset, s.in * s.out, f * s.l1, f * s.l2);
     return total;
   }
 
@@ -357,7 +378,8 @@ class Plan {
       const T* g0 = g + c0;
       const T* g1 = g + s.out + c0;
       if (penalty)
-        upd(lo, c1 - c0, RankGrad<Rows, true>{x0, x1, g0, g1, T(s.l1), T(2 * s.l2)});
+        upd(lo, c1 - c0,
+            RankGrad<Rows, true>{x0, x1, g0, g1, T(penalty_factor_ * s.l1), T(2 * penalty_factor_ * s.l2)});
       else
         upd(lo, c1 - c0, RankGrad<Rows, false>{x0, x1, g0, g1, T(0), T(0)});
       lo = row_start + c1;

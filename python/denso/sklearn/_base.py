@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from .. import optim
 from ..model import Sequential
@@ -76,16 +76,19 @@ class BaseMLP(BaseEstimator):
         return [layer.bias.data for layer in self._model.dense_layers()]
 
     # ---- public entry points ---------------------------------------------------------------------
-    def fit(self, X, y):
-        """Fit the model to X (n_samples, n_features) and y; returns self."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (n_samples, n_features) and y; returns self. `sample_weight` (n_samples,)
+        weighs each sample's loss, as scikit-learn's does (a batch's loss is Σ w·loss / Σ w and its
+        alpha term is divided by Σ w)."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental: bool):
+    def _fit(self, X, y, incremental: bool, sample_weight=None):
         _params.check(self)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = not hasattr(self, "_model") or (not self.warm_start and not incremental)
         X, Y, y_orig = self._validate_input(X, y, incremental, reset=first_pass)
+        sample_weight = self._sample_weights(X, y_orig, sample_weight)
         rs = check_random_state(self.random_state)
         if first_pass:
             self._initialize(Y, X.shape[1], rs)
@@ -94,8 +97,12 @@ class BaseMLP(BaseEstimator):
         if not incremental or not hasattr(self, "_lr"):
             self._new_optimizer()
         with self._threads():
-            self._fit_stochastic(X, Y, y_orig, rs, incremental)
+            self._fit_stochastic(X, Y, y_orig, sample_weight, rs, incremental)
         return self
+
+    def _sample_weights(self, X, y, sample_weight):
+        """The weight of each sample (None: all 1): `sample_weight`, checked as scikit-learn checks it."""
+        return None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
 
     # ---- setup -----------------------------------------------------------------------------------
     def _initialize(self, Y, n_features: int, rs) -> None:
@@ -149,24 +156,24 @@ class BaseMLP(BaseEstimator):
         return _ThreadCount(self.n_threads)
 
     # ---- scikit-learn's stochastic loop ----------------------------------------------------------
-    def _fit_stochastic(self, X, Y, y_orig, rs, incremental: bool) -> None:
-        X_val = y_val = None
+    def _fit_stochastic(self, X, Y, y_orig, sample_weight, rs, incremental: bool) -> None:
+        X_val = y_val = w_val = None
         if self.early_stopping:
-            X, Y, y_val, X_val = self._validation_split(X, Y, y_orig, rs)
+            X, Y, sample_weight, X_val, y_val, w_val = self._validation_split(X, Y, y_orig, sample_weight, rs)
         batch = _params.batch_size(self.batch_size, X.shape[0])
-        data = self._samples(X, Y)
+        data = self._samples(X, Y, sample_weight)
         seed = int(rs.randint(np.iinfo(np.int32).max)) if self.dropout > 0 else 0
         runner = EpochRunner(self._model, data, batch, float(self.alpha), loss_scale(self._loss_name, self.n_outputs_),
                              value_scale(self._loss_name, self.n_outputs_), seed)
         self.n_iter_ = 0
         try:
-            self._epochs(runner, rs, X_val, y_val, incremental)
+            self._epochs(runner, rs, (X_val, y_val, w_val), incremental)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
         if self.early_stopping:
             self._model.flat_parameter.data[...] = self._best_params
 
-    def _epochs(self, runner, rs, X_val, y_val, incremental: bool) -> None:
+    def _epochs(self, runner, rs, validation: tuple, incremental: bool) -> None:
         n = len(runner.data)
         order = np.arange(n, dtype=np.int64)
         for _ in range(self.max_iter):
@@ -178,25 +185,28 @@ class BaseMLP(BaseEstimator):
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-            if self._end_of_epoch(X_val, y_val) or incremental:
+            if self._end_of_epoch(validation) or incremental:
                 break
             if self.n_iter_ == self.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                               "optimization hasn't converged yet.", ConvergenceWarning)
 
-    def _validation_split(self, X, Y, y_orig, rs) -> tuple:
-        """scikit-learn's split: validation_fraction held out, stratified for one-output classifiers."""
+    def _validation_split(self, X, Y, y_orig, sample_weight, rs) -> tuple:
+        """scikit-learn's split: validation_fraction held out, stratified for one-output classifiers; the
+        sample weights are split alike. (X, Y, weights) for training, then (X, y, weights) to score."""
         stratify = Y if self._is_classifier() and self.n_outputs_ == 1 else None
-        X, X_val, Y, _, _, y_val = train_test_split(X, Y, y_orig, random_state=rs,
-                                                    test_size=self.validation_fraction, stratify=stratify)
+        arrays = (X, Y, y_orig) if sample_weight is None else (X, Y, y_orig, sample_weight)
+        parts = train_test_split(*arrays, random_state=rs, test_size=self.validation_fraction, stratify=stratify)
+        X, X_val, Y, _, _, y_val = parts[:6]
+        w, w_val = parts[6:] if sample_weight is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
                              "your dataset.")
-        return X, Y, y_val, X_val
+        return X, Y, w, X_val, y_val, w_val
 
-    def _end_of_epoch(self, X_val, y_val) -> bool:
+    def _end_of_epoch(self, validation: tuple) -> bool:
         """Update the no-improvement count and the learning rate; True to stop."""
-        self._update_no_improvement_count(X_val, y_val)
+        self._update_no_improvement_count(*validation)
         if self.solver == "sgd" and self.learning_rate == "invscaling":
             self._set_lr(float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t)
         if self._no_improvement_count <= self.n_iter_no_change:
@@ -217,9 +227,9 @@ class BaseMLP(BaseEstimator):
         self._no_improvement_count = 0
         return False
 
-    def _update_no_improvement_count(self, X_val, y_val) -> None:
+    def _update_no_improvement_count(self, X_val, y_val, w_val) -> None:
         if self.early_stopping:
-            score = self._score_arrays(X_val, y_val)
+            score = self._score_arrays(X_val, y_val, w_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
@@ -257,9 +267,9 @@ class BaseMLP(BaseEstimator):
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def _samples(self, X, Y):
+    def _samples(self, X, Y, sample_weight=None):
         X = np.ascontiguousarray(X, dtype=self._model.dtype)
-        return check_samples(self._model, X, self._denso_targets(Y))
+        return check_samples(self._model, X, self._denso_targets(Y), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

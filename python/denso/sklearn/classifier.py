@@ -1,10 +1,13 @@
 """MLPClassifier: scikit-learn's MLPClassifier (same parameters, attributes and behaviour) on denso."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
@@ -22,10 +25,29 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     - ``dtype`` ('float32'): the precision of weights and arithmetic. scikit-learn computes in the
       input's dtype (float64 for most inputs); pass ``dtype='float64'`` to match it closely.
     - ``n_threads`` (None): denso threads during fit/predict (None keeps denso's current setting).
+    - ``class_weight`` (None): a dict {label: weight} or 'balanced' (n_samples / (n_classes ·
+      count)): each sample's loss is weighted by its class's weight, times its ``sample_weight``.
 
     One logistic output for two classes, softmax for more, one logistic output per label for a 2-D
     0/1 ``y`` (multi-label). ``predict_proba`` returns (n_samples, n_classes).
     """
+
+    def __init__(self, *args, class_weight=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_weight = class_weight
+
+    # scikit-learn reads the parameters from the signature: BaseMLP's, then class_weight.
+    __init__.__signature__ = inspect.signature(BaseMLP.__init__).replace(parameters=[
+        *inspect.signature(BaseMLP.__init__).parameters.values(),
+        inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None)])
+
+    def _sample_weights(self, X, y, sample_weight):
+        """`sample_weight` times the weight of each sample's class (`class_weight`)."""
+        weights = super()._sample_weights(X, y, sample_weight)
+        if self.class_weight is None:
+            return weights
+        by_class = compute_sample_weight(self.class_weight, y)
+        return by_class if weights is None else weights * by_class
 
     def _validate_input(self, X, y, incremental: bool, reset: bool) -> tuple:
         X, y = self._check_X_y(X, y, reset)
@@ -56,15 +78,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _is_classifier(self) -> bool:
         return True
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y). `classes` (all labels) is required on the first call."""
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y), each sample's loss weighted by `sample_weight` if given. `classes` (all
+        labels) is required on the first call."""
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted labels (n_samples,), or a 0/1 indicator matrix for multi-label."""
@@ -89,9 +112,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
 
-    def _score_arrays(self, X, y) -> float:
+    def _score_arrays(self, X, y, sample_weight=None) -> float:
         """Accuracy on already validated arrays (the early-stopping validation score)."""
-        return accuracy_score(y, self._predict(X, validate=False))
+        return accuracy_score(y, self._predict(X, validate=False), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

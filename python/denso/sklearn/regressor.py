@@ -49,9 +49,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _is_classifier(self) -> bool:
         return False
 
-    def partial_fit(self, X, y):
-        """One epoch over (X, y)."""
-        return self._fit(X, y, incremental=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), each sample's loss weighted by `sample_weight` if given."""
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """Predictions (n_samples,), or (n_samples, n_outputs) for a 2-D y."""
@@ -61,9 +61,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         y_pred = self._forward(X, validate)
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
-    def _score_arrays(self, X, y) -> float:
+    def _score_arrays(self, X, y, sample_weight=None) -> float:
         """R² on already validated arrays (the early-stopping validation score)."""
         y_pred = self._predict(X, validate=False)
         if not np.isfinite(y_pred).all():
             return np.nan
-        return r2_score(y, y_pred)
+        return r2_score(y, y_pred, sample_weight=sample_weight)
