@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, shuffle
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from .. import optim
@@ -177,8 +177,10 @@ class BaseMLP(BaseEstimator):
         n = len(runner.data)
         order = np.arange(n, dtype=np.int64)
         for _ in range(self.max_iter):
-            if self.shuffle:
-                order = np.ascontiguousarray(shuffle(order, random_state=rs), dtype=np.int64)
+            if self.shuffle:  # sklearn.utils.shuffle's draw, without its ~0.3 ms of argument checks per call
+                permutation = np.arange(n)
+                rs.shuffle(permutation)
+                order = order[permutation]
             self.loss_ = runner.run(order, self._lr / runner.scale if self.solver == "sgd" else self._lr)
             self.n_iter_ += 1
             self.t_ += n
