@@ -34,34 +34,36 @@ struct RowWeights {
   double operator[](Index r) const { return w ? static_cast<double>(w[r]) : 1.0; }
 };
 
+// (Weighted) mean over all n·m elements of an elementwise loss: row_loss(i, scale) returns row i's
+// summed loss and writes row i of the gradient times `scale` (1/(n·m), or w_i/(Σw·m)).
+template <class T, class RowLoss>
+double elementwise_mean(Index rows, Index cols, const T* w, RowLoss row_loss) {
+  const RowWeights<T> weights(w, rows);
+  const double scale = weights.scale(cols);
+  double total = 0.0;
+  for (Index i = 0; i < rows; ++i) total += weights[i] * row_loss(i, scale * weights[i]);
+  return total * scale;
+}
+
 // L = Σ (p − y)² / (n·m);  dP = 2 (p − y) / (n·m).  (PyTorch MSELoss, reduction="mean")
 template <class T>
 double mse_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
-  const RowWeights<T> weights(w, P.rows());
-  const double scale = weights.scale(P.cols());
-  double total = 0.0;
-  for (Index i = 0; i < P.rows(); ++i) {
+  return elementwise_mean<T>(P.rows(), P.cols(), w, [&](Index i, double scale) {
     const auto diff = (P.row(i) - Y.row(i)).eval();
-    total += weights[i] * diff.template cast<double>().squaredNorm();
-    if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i) = T(2 * scale * weights[i]) * diff;
-  }
-  return total * scale;
+    if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i) = T(2 * scale) * diff;
+    return diff.template cast<double>().squaredNorm();
+  });
 }
 
 // From logits z: L = mean[max(z,0) − z·y + log(1 + e^{−|z|})];  dZ = (σ(z) − y) / (n·m).
 template <class T>
 double bce_logits_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr) {
-  const RowWeights<T> weights(w, Z.rows());
-  const double scale = weights.scale(Z.cols());
-  double total = 0.0;
-  for (Index i = 0; i < Z.rows(); ++i) {
+  return elementwise_mean<T>(Z.rows(), Z.cols(), w, [&](Index i, double scale) {
     const auto z = Z.row(i).array();
     const auto y = Y.row(i).array();
-    total += weights[i] * (z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).template cast<double>().sum();
-    if (dZ)
-      MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array() = T(scale * weights[i]) * (T(1) / (T(1) + (-z).exp()) - y);
-  }
-  return total * scale;
+    if (dZ) MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array() = T(scale) * (T(1) / (T(1) + (-z).exp()) - y);
+    return (z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).template cast<double>().sum();
+  });
 }
 
 // (Weighted) mean over rows of a softmax cross-entropy: row_loss(i, m, s, scale) gets row i's max m
