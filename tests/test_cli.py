@@ -195,9 +195,9 @@ def test_plot_without_matplotlib_fails_before_training(files, monkeypatch, capsy
 # ---- help --------------------------------------------------------------------------------------------
 HELP = {
     "train": ["--data", "--target", "--test-split", "--standardize", "--layers", "--activation", "--loss", "--l1",
-              "--l2", "--dropout", "--optimizer", "--lr", "--batch-size", "--epochs", "--validation-split",
+              "--l2", "--task", "--dropout", "--optimizer", "--lr", "--batch-size", "--epochs", "--validation-split",
               "--early-stopping", "--seed", "--threads", "--verbose", "--out", "--plot", "exit status"],
-    "evaluate": ["MODEL", "DATA", "--target", "--batch-size", "--threads", "exit status"],
+    "evaluate": ["MODEL", "DATA", "--target", "--test-split", "--seed", "--batch-size", "--threads", "exit status"],
     "predict": ["MODEL", "DATA", "--out", "--target", "--batch-size", "--threads", "exit status"],
     "summary": ["MODEL", "exit status"],
     "experiment": ["NAME", "--list", "--out", "--small", "--seed", "--threads", "exit status"],
@@ -427,3 +427,106 @@ def test_an_idx_file_that_inflates_beyond_its_header_is_one_line(tmp_path, monke
     assert cli.main(["train", "--data", "fashion-mnist", "--verbose", "0"]) == 1
     assert re.match(rf"denso: error: '{re.escape(str(bomb))}' should hold 3152 bytes for shape \(4, 28, 28\), but "
                     r"holds more \(trailing data\)", error_line(capsys.readouterr().err))
+
+
+# ---- the task rule, target scaling, evaluate --test-split (issue #11) ------------------------------------
+@pytest.mark.parametrize("y, loss, task, expected", [
+    (np.arange(20) % 20, "auto", "auto", ("categorical_crossentropy", 20, "task: classification into 20 classes "
+                                          "(20 distinct whole-number targets in 0..19 (<= 20); --task regression")),
+    (np.arange(21), "auto", "auto", ("mse", 1, "task: regression (21 distinct whole-number targets > 20; "
+                                     "--task classification to override)")),
+    (np.arange(25, 372), "auto", "auto", ("mse", 1, "task: regression (347 distinct whole-number targets > 20")),
+    (np.arange(25, 372), "auto", "classification", ("categorical_crossentropy", 372,
+                                                    "task: classification into 372 classes (--task classification)")),
+    (np.array([0, 1, 1]), "auto", "regression", ("mse", 1, "task: regression (--task regression)")),
+    (np.array([1.5, 2.0]), "auto", "auto", ("mse", 1, "task: regression (the target holds fractional values")),
+    (np.array([-1, 1]), "auto", "auto", ("mse", 1, "-1 < 0 is not a class label")),
+    (np.array([0, 1]), "mse", "auto", ("mse", 1, "task: regression (--loss mse)")),
+    (np.array([0, 1]), "binary_crossentropy", "classification", ("binary_crossentropy", 1, "binary classification")),
+    (np.zeros((4, 3)), "auto", "classification", ("categorical_crossentropy", 3, "task: classification (3 target")),
+])
+def test_task_rule(y, loss, task, expected):
+    got = cli.infer_task(y, loss, task)
+    assert got[:2] == expected[:2] and expected[2] in got[2], got
+
+
+def test_task_rule_errors_name_the_option():
+    with pytest.raises(cli.UsageError, match="--task regression contradicts --loss categorical_crossentropy"):
+        cli.infer_task(np.array([0, 1]), "categorical_crossentropy", "regression")
+    with pytest.raises(ValueError, match=r"--task classification needs class labels 0, 1, 2, \.\.\., but the target "
+                                         r"holds -2"):
+        cli.infer_task(np.array([-2, 1]), "auto", "classification")
+    with pytest.raises(ValueError, match="--task classification needs whole-number class labels"):
+        cli.infer_task(np.array([0.5, 1.0]), "auto", "classification")
+
+
+def _write_counts_csv(path, n=300):
+    """A regression whose whole-number target takes ~100 distinct values around 6e5 (the houses problem)."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 1, (n, 3))
+    y = np.round(6e5 + 1e5 * (x[:, 0] - 0.5 * x[:, 1]) + 1e3 * rng.normal(size=n), -3).astype(np.int64)
+    np.savetxt(path, np.column_stack([x, y]), delimiter=",", header="a,b,c,price", comments="", fmt="%.6g")
+    return x, y
+
+
+def test_many_whole_number_targets_train_a_regression_with_scaled_targets(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    x, y = _write_counts_csv("counts.csv")
+    assert cli.main(["train", "--data", "counts.csv", "--standardize", "--epochs", "60", "--lr", "0.01",
+                     "--out", "m.npz", "--verbose", "0"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^denso: task: regression \(\d+ distinct whole-number targets > 20; --task classification to "
+                     r"override\)$", out, re.MULTILINE)
+    assert "loss mse" in out and "and into its last layer: it predicts raw targets" in out
+    test_mae = float(table_row(out, "test")[1])
+    assert test_mae < 0.1 * y.std()  # learned in the target's units (a model stuck near 0 has MAE ~6e5)
+    model = denso.load_model("m.npz")
+    preds = model.predict(x.astype(np.float32))[:, 0]
+    assert abs(preds.mean() - y.mean()) < 0.05 * y.std()  # raw targets out, no scaler needed
+    # the same model through evaluate --test-split: train's test rows, train's numbers
+    assert cli.main(["evaluate", "m.npz", "counts.csv", "--test-split"]) == 0
+    evaluated = capsys.readouterr().out
+    assert "counts.csv test split (--test-split 0.2, --seed 0: 60 of 300 rows): 60 samples" in evaluated
+    assert table_row(evaluated, "test") == table_row(out, "test")
+    _, test = datasets.split_rows(300, 0.2, 0)
+    logs = model.evaluate(x[test].astype(np.float32), y[test])
+    assert float(table_row(evaluated, "test")[1]) == pytest.approx(logs["mae"], rel=1e-4)
+
+
+def test_without_target_scaling_the_same_regression_learns_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _, y = _write_counts_csv("counts.csv")
+    assert cli.main(["train", "--data", "counts.csv", "--task", "regression", "--epochs", "60", "--lr", "0.01",
+                     "--out", "m.npz", "--verbose", "0"]) == 0
+    assert float(table_row(capsys.readouterr().out, "test")[1]) > 0.5 * y.mean()  # why --standardize scales y
+
+
+def test_evaluate_test_split_follows_the_seed_and_fraction(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    x, y = _write_counts_csv("counts.csv")
+    assert cli.main(["train", "--data", "counts.csv", "--test-split", "0.3", "--seed", "4", "--epochs", "2",
+                     "--out", "m.npz", "--verbose", "0"]) == 0
+    trained = capsys.readouterr().out
+    assert cli.main(["evaluate", "m.npz", "counts.csv", "--test-split", "0.3", "--seed", "4"]) == 0
+    assert table_row(capsys.readouterr().out, "test") == table_row(trained, "test")
+    assert cli.main(["evaluate", "m.npz", "counts.csv", "--test-split", "0.3"]) == 0  # another seed: other rows
+    assert "--seed 0: 90 of 300 rows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "m.npz", "spirals", "--test-split"], r"--target and --test-split apply to \.csv/\.npz files"),
+    (["evaluate", "m.npz", "counts.csv", "--test-split", "0"], r"--test-split 0 holds out no rows"),
+    (["evaluate", "m.npz", "own.npz", "--test-split"], r"has its own test set .* leave out --test-split"),
+    (["evaluate", "m.npz", "counts.csv", "--test-split", "0.001"], r"--test-split=0.001 leaves 0 of 300 rows"),
+    (["train", "--data", "counts.csv", "--task", "regression", "--loss", "binary_crossentropy"],
+     r"--task regression contradicts --loss binary_crossentropy"),
+])
+def test_task_and_test_split_usage_errors(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    _write_counts_csv("counts.csv")
+    np.savez("own.npz", x=np.ones((4, 3)), y=np.zeros(4), x_test=np.ones((2, 3)), y_test=np.zeros(2))
+    model = denso.Sequential([denso.Dense(1)], input_dim=3, seed=0)
+    model.compile("adam", "mse", ["mae"])
+    model.save("m.npz")
+    assert cli.main(args) == 2
+    assert re.search(message, error_line(capsys.readouterr().err))

@@ -354,6 +354,53 @@ def test_csv_tolerates_quotes_spaces_bom_crlf_and_blank_lines(tmp_path):
     assert read_table(path).feature_names == ["a", "b"]
 
 
+def _float_parse(path, target=-1):
+    """What the loader gives when every field goes through the float64 parse (the int64 fast path turned off)."""
+    from denso.datasets import tables
+    original = tables._sniff_csv
+    tables._sniff_csv = lambda *a: original(*a)[:2] + (False,)
+    try:
+        return read_table(path, target)
+    finally:
+        tables._sniff_csv = original
+
+
+@pytest.mark.parametrize("target", [0, 2, -1, None])
+def test_whole_number_tables_take_the_int_path_with_the_float_paths_values(tmp_path, target):
+    rng = np.random.default_rng(3)
+    data = rng.integers(-300, 300, (120, 5))
+    data[7, 1] = 2**24 + 1   # float32 rounds it: the same way as from the float64 parse
+    data[9, 3] = -(2**40) - 3
+    path = tmp_path / "ints.csv"
+    np.savetxt(path, data, fmt="%d", delimiter=",", header="a,b,c,d,e", comments="")
+    fast, slow = read_table(path, target), _float_parse(path, target)
+    assert fast.x.dtype == slow.x.dtype == np.float32
+    np.testing.assert_array_equal(fast.x, slow.x)
+    assert fast.feature_names == slow.feature_names and fast.target_name == slow.target_name
+    if target is None:
+        assert fast.y is None
+    else:
+        assert fast.y.dtype == slow.y.dtype == np.int64 and fast.y.tolist() == data[:, target].tolist()
+    assert fast.x[7, 1 - (target == 0)] == np.float32(np.float64(2**24 + 1))
+
+
+@pytest.mark.parametrize("late, y_dtype, y_value", [("2.5", np.float64, 2.5), ("9007199254740993", np.float64,
+                                                    float(2**53)), ("99999999999999999999", np.float64, 1e20)])
+def test_a_non_whole_or_huge_value_after_the_sniffed_rows_falls_back_to_floats(tmp_path, late, y_dtype, y_value):
+    rows = [f"{i},{i % 3}" for i in range(datasets.tables.SNIFF_ROWS + 10)] + [f"1,{late}"]
+    path = csv_file(tmp_path, "a,label\n" + "\n".join(rows) + "\n")
+    table = read_table(path)
+    assert table.y.dtype == y_dtype and table.y[-1] == y_value and table.y[:3].tolist() == [0, 1, 2]
+    assert table.x[:, 0].tolist() == list(range(datasets.tables.SNIFF_ROWS + 10)) + [1]
+
+
+def test_an_empty_field_after_the_sniffed_rows_is_still_named(tmp_path):
+    rows = [f"{i},{i % 3}" for i in range(datasets.tables.SNIFF_ROWS + 10)] + ["4,"]
+    path = csv_file(tmp_path, "a,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=rf"row {datasets.tables.SNIFF_ROWS + 12}, column 'label' is empty"):
+        read_table(path)
+
+
 def test_tsv_is_tab_separated(tmp_path):
     path = csv_file(tmp_path, "a\tb\ty\n1\t2\t1\n", name="data.tsv")
     assert load_csv(path)[0][0].tolist() == [[1, 2]]

@@ -1,8 +1,10 @@
 """Per-feature standardisation: learn it on the training rows, then fold it into a trained model.
 
-`Standardizer` scales features to zero mean and unit variance with statistics of the data given
-to fit(); `fold_standardization` rewrites a model trained on scaled features so that it takes the
-raw features instead, and nobody has to ship the scaler with the model.
+`Standardizer` scales features (or regression targets) to zero mean and unit variance with
+statistics of the data given to fit(); `fold_standardization` rewrites a model trained on scaled
+features so that it takes the raw features instead, and `fold_target_standardization` rewrites a
+model trained on scaled targets so that it predicts the raw targets: nobody has to ship a scaler
+with the model.
 """
 from __future__ import annotations
 
@@ -72,4 +74,48 @@ def fold_standardization(model, scaler: Standardizer) -> None:
     shift = (scaler.mean / scaler.std) @ weight
     first.weight.data[...] = weight / scaler.std[:, None]
     first.bias.data[...] = first.bias.data - shift
+    _recompile(model)
+
+
+def fold_target_standardization(model, scaler: Standardizer) -> None:
+    """Make a model trained on targets `scaler.transform(y)` predict the raw y: fold the inverse into its last layer.
+
+    The last layer computes z = h·W + b and the model learned z ≈ (y − mean) / std, so
+    y ≈ std·z + mean = h·W' + b' with W' = W·std (each output column of W times its target's std)
+    and b' = b·std + mean. The model is then compiled again as in fold_standardization.
+
+    Args:
+        model: a compiled Sequential whose last layer is a Dense layer with a bias and no activation
+            (a regression head; after a softmax or sigmoid the scaling would not be linear).
+        scaler: the fitted Standardizer of the targets (one column per output; a 1-D target is one
+            column).
+
+    Raises:
+        ValueError when the last layer is not such a Dense layer or the scaler's width differs from
+        its outputs; the model is then left as it was.
+
+    Example:
+        >>> model.fit(x, scaler.transform(y[:, None])[:, 0])
+        >>> fold_target_standardization(model, scaler)
+        >>> model.predict(x)  # std·(the outputs before) + mean
+    """
+    last = model.layers[-1]
+    if not hasattr(last, "units") or last.weight is None:
+        raise ValueError(f"cannot fold target standardisation: the last layer must be a built Dense layer, "
+                         f"got {type(last).__name__}")
+    if last.activation != "identity":
+        raise ValueError(f"cannot fold target standardisation into a last layer with activation "
+                         f"{last.activation!r}; it needs a linear output (activation None)")
+    if last.bias is None:
+        raise ValueError("cannot fold target standardisation into a last layer without a bias")
+    mean, std = np.atleast_1d(scaler.mean), np.atleast_1d(scaler.std)
+    if mean.shape != (last.units,):
+        raise ValueError(f"the target scaler has {mean.size} columns, but the last layer has {last.units} outputs")
+    last.weight.data[...] = last.weight.data.astype(np.float64) * std
+    last.bias.data[...] = last.bias.data.astype(np.float64) * std + mean
+    _recompile(model)
+
+
+def _recompile(model) -> None:
+    """Compile again with the same optimizer settings, loss and metrics (a fresh optimizer state)."""
     model.compile(optim.get(model.optimizer.config()), model.loss.name, model.metrics)

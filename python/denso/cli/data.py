@@ -92,6 +92,17 @@ def load_named(name: str) -> Data:
     return Data(name, kind, datasets.NAMES[name], x, y, x_test, y_test)
 
 
+def held_out_rows(n: int, test_split: float, seed: int) -> tuple:
+    """(train rows, test rows) of a file with n rows: the one split `train` and `evaluate --test-split` share.
+
+    datasets.split_rows: a permutation seeded with --seed, its last round(n·test_split) rows held out.
+    """
+    try:
+        return datasets.split_rows(n, test_split, seed)
+    except ValueError as exc:  # a fraction that leaves one side empty: a bad command line for this data
+        raise UsageError(str(exc).replace("`test_split`", "--test-split")) from None
+
+
 def load_file(path: str, target, test_split, seed: int) -> Data:
     """A .csv/.npz file; its rows are split into train and test unless it carries a test set."""
     is_npz = _existing_table_file(path, target)
@@ -108,9 +119,9 @@ def load_file(path: str, target, test_split, seed: int) -> Data:
     split = DEFAULT_TEST_SPLIT if test_split is None else test_split
     if split == 0:
         return Data(path, "file", what + " (no test split)", table.x, table.y)
-    train, test = datasets.split_rows(table.x.shape[0], split, seed)
-    return Data(path, "file", what + f", {test.size:,} of them held out for testing (--test-split {split:g})",
-                table.x[train], table.y[train], table.x[test], table.y[test])
+    train, test = held_out_rows(table.x.shape[0], split, seed)
+    return Data(path, "file", what + f", {test.size:,} of them held out for testing (--test-split {split:g}, "
+                f"--seed {seed})", table.x[train], table.y[train], table.x[test], table.y[test])
 
 
 def load_training_data(args) -> tuple:
@@ -127,11 +138,16 @@ def load_training_data(args) -> tuple:
     return load_file(data, args.target, args.test_split, args.seed), note
 
 
-def load_eval_data(data: str, target, model, need_target: bool) -> tuple:
-    """(label, x, y) to evaluate or predict on: a named dataset's test split, or every row of a file."""
+def load_eval_data(data: str, target, model, need_target: bool, test_split=None, seed: int = 0) -> tuple:
+    """(label, x, y) to evaluate or predict on: a named dataset's test split, or every row of a file.
+
+    With `test_split` (evaluate --test-split), only the rows of a file that `denso train` held out
+    for testing with the same --test-split and --seed (held_out_rows).
+    """
     if _is_dataset_name(data):
-        if target is not None:
-            raise UsageError(f"--target applies to .csv files; {data!r} is a built-in dataset")
+        if target is not None or test_split is not None:
+            raise UsageError(f"--target and --test-split apply to .csv/.npz files; {data!r} is a built-in dataset "
+                             "(evaluated on its own test split)")
         with reading(f"dataset {data!r}"):
             (_, _), (x, y) = datasets.load_dataset(data)
         label = f"{data} test split"
@@ -144,6 +160,17 @@ def load_eval_data(data: str, target, model, need_target: bool) -> tuple:
         with reading(f"data file {data!r}"):
             table = datasets.read_table(data, -1 if target is None and need_target else target)
         x, y, label = table.x, table.y, f"{data} (all rows)"
+        if test_split is not None:
+            if table.x_test is not None:
+                raise UsageError(f"{data} has its own test set (x_test, y_test), which train used; leave out "
+                                 "--test-split")
+            if test_split == 0:
+                raise UsageError("--test-split 0 holds out no rows; give the fraction `denso train` held out "
+                                 f"(its default: {DEFAULT_TEST_SPLIT})")
+            _, test = held_out_rows(x.shape[0], test_split, seed)
+            x, y = x[test], y[test]
+            label = (f"{data} test split (--test-split {test_split:g}, --seed {seed}: {test.size:,} of "
+                     f"{table.x.shape[0]:,} rows)")
     if x.shape[1] != model.input_dim:
         raise ValueError(f"{label} has {x.shape[1]} feature columns, but the model takes {model.input_dim} inputs")
     return label, x, y

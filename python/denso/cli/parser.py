@@ -15,7 +15,7 @@ from .arguments import (
 from .data import DEFAULT_TEST_SPLIT
 from .experiment import cmd_experiment
 from .saved_model import cmd_evaluate, cmd_predict, cmd_summary
-from .train import cmd_train
+from .train import AUTO_MAX_CLASSES, AUTO_MAX_LABEL, TASKS, cmd_train
 from .._core import __version__
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
@@ -28,7 +28,8 @@ not a denso model, training diverged), 2 a bad command line, 130 interrupted."""
 TRAIN_EXAMPLES = """examples:
   denso train                                  the default job (Fashion-MNIST, else two spirals)
   denso train --data spirals --layers 64,64 --epochs 100 --plot curves.png
-  denso train --data houses.csv --target price --standardize --loss mse --out houses.npz
+  denso train --data examples/houses.csv --target price --standardize --out houses.npz
+  denso train --data examples/diabetes.csv --task regression
   denso train --data fashion-mnist --dropout 0.2 --early-stopping 3 --threads 4
 
 datasets: fashion-mnist, mnist (found locally or downloaded), spirals, sine, cubic, abs (built in).
@@ -56,8 +57,9 @@ def _add_train_data(p) -> None:
                    "(default: the last column)")
     d.add_argument("--test-split", type=fraction, metavar="F", help="fraction of a file's rows held out for the test "
                    f"metrics, chosen with --seed (default {DEFAULT_TEST_SPLIT}; 0: no test set)")
-    d.add_argument("--standardize", action="store_true", help="scale features to zero mean and unit variance with "
-                   "statistics of the training rows only; the saved model folds the scaling in and takes raw features")
+    d.add_argument("--standardize", action="store_true", help="scale features, and the target of a regression, to "
+                   "zero mean and unit variance with statistics of the training rows only; the saved model folds the "
+                   "scaling in: it takes raw features and predicts raw targets")
 
 
 def _add_train_network(p) -> None:
@@ -66,8 +68,11 @@ def _add_train_network(p) -> None:
                    "'none' for no hidden layer (default: 256,128 for the image datasets, 32,32 for the synthetic "
                    "ones, 64 for files)")
     m.add_argument("--activation", default="relu", choices=HIDDEN_ACTIVATIONS, help="hidden activation (default relu)")
-    m.add_argument("--loss", default="auto", choices=LOSSES, help="auto: categorical_crossentropy for whole-number "
-                   "labels 0..999, mse otherwise (default auto)")
+    m.add_argument("--task", default="auto", choices=TASKS, help="auto: classification when the target holds whole "
+                   f"numbers 0..{AUTO_MAX_LABEL} with at most {AUTO_MAX_CLASSES} distinct values, regression otherwise "
+                   "(default auto)")
+    m.add_argument("--loss", default="auto", choices=LOSSES, help="auto: categorical_crossentropy for classification, "
+                   "mse for regression (default auto); an explicit loss also sets the task")
     m.add_argument("--l1", type=non_negative_float, default=0.0, metavar="λ", help="L1 penalty λ·Σ|W| per layer (default 0)")
     m.add_argument("--l2", type=non_negative_float, default=0.0, metavar="λ", help="L2 penalty λ·ΣW² per layer (default 0)")
     m.add_argument("--dropout", type=fraction, default=0.0, metavar="RATE", help="dropout rate after each hidden layer "
@@ -122,8 +127,15 @@ def _add_model_and_data(p, target_help: str, out_help: str | None = None) -> Non
 def _add_saved_model_parsers(sub) -> None:
     p = sub.add_parser("evaluate", help="loss and metrics of a saved model on data", formatter_class=_formatter,
                        description="Load a model saved by `denso train` (or model.save) and report its loss and "
-                       "metrics on DATA.", epilog="example:\n  denso evaluate denso-spirals.npz spirals\n\n" + EPILOG)
+                       "metrics on DATA: a dataset's test split, every row of a file, or with --test-split the rows "
+                       "`denso train` held out for testing.", epilog="examples:\n  denso evaluate denso-spirals.npz "
+                       "spirals\n  denso evaluate houses.npz examples/houses.csv --target price --test-split\n\n"
+                       + EPILOG)
     _add_model_and_data(p, "the CSV label column (default: the last column)")
+    p.add_argument("--test-split", type=fraction, nargs="?", const=DEFAULT_TEST_SPLIT, metavar="F",
+                   help=f"evaluate only the rows `denso train --test-split F --seed S` held out for testing (the same "
+                   f"seeded split); without F: {DEFAULT_TEST_SPLIT}, train's default")
+    p.add_argument("--seed", type=int, default=0, help="the seed train split the rows with (default 0)")
     p.set_defaults(run=cmd_evaluate)
 
     p = sub.add_parser("predict", help="write a saved model's predictions as CSV", formatter_class=_formatter,

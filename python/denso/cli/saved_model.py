@@ -34,7 +34,8 @@ def cmd_evaluate(args) -> int:
     model = load_model_file(args.model)
     if model.loss is None:
         raise ValueError(f"{args.model} holds a model that was never compiled: it has no loss to evaluate")
-    label, x, y = load_eval_data(args.data, args.target, model, need_target=True)
+    label, x, y = load_eval_data(args.data, args.target, model, need_target=True, test_split=args.test_split,
+                                 seed=args.seed)
     say(f"denso: evaluating {args.model} on {label}: {x.shape[0]:,} samples")
     say(metrics_table([("test" if "test split" in label else "data", model.evaluate(x, y, batch_size=args.batch_size))]))
     return 0

@@ -11,36 +11,81 @@ from ..holdout import holdout
 from ..model import Sequential
 from ..nn import Dense, Dropout
 from ..plotting import require_matplotlib
-from ..standardization import Standardizer, fold_standardization
+from ..standardization import Standardizer, fold_standardization, fold_target_standardization
 from .arguments import UsageError, set_threads
 from .data import DEFAULTS, Data, load_training_data
 from .output import check_output_path, metrics_table, say
 
 
-def infer_task(y: np.ndarray, loss: str) -> tuple:
-    """(loss name, output units, a sentence saying why) for targets y."""
-    if y.ndim == 2:
-        if loss == "auto":
-            loss = "mse"
-        what = "regression" if loss == "mse" else "classification"
-        return loss, y.shape[1], f"{what} ({y.shape[1]} target{'s' if y.shape[1] > 1 else ''})"
-    integral = y.dtype.kind in "iu"
+# The rule `--task auto` applies to a 1-D target (README "The main job" documents it):
+# classification when the target holds whole numbers 0..AUTO_MAX_LABEL with at most AUTO_MAX_CLASSES
+# distinct values; regression otherwise (fractional values, negative or large labels, or more distinct
+# values: a count such as the diabetes progression score, 25..346, is a quantity, not 347 classes).
+AUTO_MAX_CLASSES = 20
+AUTO_MAX_LABEL = 999
+TASKS = ("auto", "classification", "regression")
+LOSS_TASK = {"categorical_crossentropy": "classification", "binary_crossentropy": "classification", "mse": "regression"}
+
+
+def _whole(y: np.ndarray) -> bool:
+    return y.dtype.kind in "iub"
+
+
+def _auto_task(y: np.ndarray) -> tuple:
+    """(task, why) by the documented rule, for a 1-D numeric target."""
+    if not _whole(y):
+        return "regression", "the target holds fractional values"
+    if y.size == 0:
+        return "classification", "no target values"
+    distinct, low, high = np.unique(y).size, int(y.min()), int(y.max())
+    if distinct > AUTO_MAX_CLASSES:
+        return "regression", f"{distinct} distinct whole-number targets > {AUTO_MAX_CLASSES}"
+    if low < 0:
+        return "regression", f"whole-number targets, but {low} < 0 is not a class label 0, 1, 2, ..."
+    if high > AUTO_MAX_LABEL:
+        return "regression", f"whole-number targets up to {high} > {AUTO_MAX_LABEL}"
+    return "classification", f"{distinct} distinct whole-number targets in 0..{high} (<= {AUTO_MAX_CLASSES})"
+
+
+def _class_count(y: np.ndarray, option: str) -> int:
+    """The number of outputs for class labels y (0, 1, 2, ...), or ValueError naming `option`."""
+    if not _whole(y):
+        raise ValueError(f"{option} needs whole-number class labels, but the target holds fractional values")
+    if y.size and y.min() < 0:
+        raise ValueError(f"{option} needs class labels 0, 1, 2, ..., but the target holds {int(y.min())}")
+    return max(int(y.max()) + 1 if y.size else 2, 2)
+
+
+def infer_task(y: np.ndarray, loss: str = "auto", task: str = "auto") -> tuple:
+    """(loss name, output units, 'task: ... (why)') for targets y, from --loss and --task.
+
+    An explicit --loss decides the task (categorical/binary cross-entropy: classification; mse:
+    regression) and must agree with an explicit --task; with both on auto the rule above decides.
+    """
+    if task not in TASKS:
+        raise ValueError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+    if loss != "auto" and task != "auto" and LOSS_TASK[loss] != task:
+        raise UsageError(f"--task {task} contradicts --loss {loss} (a {LOSS_TASK[loss]} loss); give one of them")
+    flip = {"classification": "regression", "regression": "classification"}
+    if loss != "auto":
+        chosen, why = LOSS_TASK[loss], f"--loss {loss}"
+    elif task != "auto":
+        chosen, why = task, f"--task {task}"
+    elif y.ndim == 2:
+        chosen, why = "regression", f"a 2-D target: one output per column; --task classification for one-hot rows"
+    else:
+        chosen, why = _auto_task(y)
+        why += f"; --task {flip[chosen]} to override"
     if loss == "auto":
-        if integral and y.size and y.min() >= 0 and y.max() < 1000:
-            loss = "categorical_crossentropy"
-        else:
-            loss = "mse"
-            why = "the target is not made of class labels 0..999" if not integral else "the target holds labels out of 0..999"
-            return loss, 1, f"regression ({why}; pass --loss to choose)"
+        loss = "categorical_crossentropy" if chosen == "classification" else "mse"
+    if y.ndim == 2:
+        return loss, y.shape[1], f"task: {chosen} ({y.shape[1]} target column{'s' if y.shape[1] > 1 else ''}; {why})"
     if loss == "categorical_crossentropy":
-        if not integral:
-            raise ValueError("--loss categorical_crossentropy needs whole-number class labels, but the target holds "
-                             "fractional values")
-        classes = int(y.max()) + 1 if y.size else 2
-        return loss, max(classes, 2), f"classification into {max(classes, 2)} classes"
+        classes = _class_count(y, f"--loss {loss}" if why.startswith("--loss") else "--task classification")
+        return loss, classes, f"task: classification into {classes} classes ({why})"
     if loss == "binary_crossentropy":
-        return loss, 1, "binary classification (targets in [0, 1])"
-    return loss, 1, "regression"
+        return loss, 1, f"task: binary classification, targets in [0, 1] ({why})"
+    return loss, 1, f"task: regression ({why})"
 
 
 def build_model(args, n_features: int, loss: str, outputs: int, defaults: dict):
@@ -91,15 +136,28 @@ def _plan_line(args, model, loss: str, batch_size: int, epochs: int, validation:
             + (f", early stopping after {args.early_stopping} epochs without improvement" if args.early_stopping else ""))
 
 
-def _fit(args, model, train, val, scaler, epochs: int, batch_size: int):
+def _target_scaler(y: np.ndarray) -> Standardizer:
+    """The Standardizer of a regression target (1-D: one column), fitted on the training rows."""
+    return Standardizer().fit(y.reshape(y.shape[0], -1))
+
+
+def _scale_target(y: np.ndarray, scaler: Standardizer) -> np.ndarray:
+    """(y − mean) / std, shaped like y."""
+    return scaler.transform(y.reshape(y.shape[0], -1).astype(np.float64)).reshape(y.shape)
+
+
+def _fit(args, model, train, val, scalers, epochs: int, batch_size: int):
     """model.fit on the (scaled) training rows with early stopping when asked; returns the History."""
-    scale = scaler.transform if scaler is not None else (lambda a: a)
+    x_scaler, y_scaler = scalers
+    scale_x = x_scaler.transform if x_scaler is not None else (lambda a: a)
+    scale_y = (lambda a: _scale_target(a, y_scaler)) if y_scaler is not None else (lambda a: a)
     callbacks = []
     if args.early_stopping is not None:
         callbacks.append(EarlyStopping("val_loss" if val else "loss", patience=args.early_stopping,
                                              restore_best_weights=True))
-    return model.fit(scale(train[0]), train[1], epochs=epochs, batch_size=batch_size, verbose=args.verbose,
-                     seed=args.seed, validation_data=(scale(val[0]), val[1]) if val else None, callbacks=callbacks)
+    return model.fit(scale_x(train[0]), scale_y(train[1]), epochs=epochs, batch_size=batch_size,
+                     verbose=args.verbose, seed=args.seed, callbacks=callbacks,
+                     validation_data=(scale_x(val[0]), scale_y(val[1])) if val else None)
 
 
 def _final_metrics(model, train, val, data: Data) -> list:
@@ -121,20 +179,28 @@ def cmd_train(args) -> int:
         say(f"denso: {note}")
     out = args.out or check_output_path(f"denso-{os.path.splitext(os.path.basename(data.name))[0]}.npz", "--out")
     defaults = DEFAULTS[data.kind]
-    loss, outputs, task = infer_task(data.y_train, args.loss)
+    loss, outputs, task = infer_task(data.y_train, args.loss, args.task)
     train, val = _split_validation(data.x_train, data.y_train, args.validation_split)
-    scaler = Standardizer().fit(train[0]) if args.standardize else None
+    x_scaler = Standardizer().fit(train[0]) if args.standardize else None
+    y_scaler = _target_scaler(train[1]) if args.standardize and loss == "mse" else None
     model = build_model(args, train[0].shape[1], loss, outputs, defaults)
     epochs = args.epochs or defaults["epochs"]
     batch_size = args.batch_size or defaults["batch_size"]
-    say(f"denso: data: {data.description}; {task}", _plan_line(args, model, loss, batch_size, epochs, bool(val)))
-    history = _fit(args, model, train, val, scaler, epochs, batch_size)
-    if scaler is not None:
-        fold_standardization(model, scaler)
+    say(f"denso: data: {data.description}", f"denso: {task}",
+        _plan_line(args, model, loss, batch_size, epochs, bool(val)))
+    if y_scaler is not None:
+        say("denso: --standardize: features and the regression target scaled with statistics of the training "
+            "rows (the training progress shows scaled losses; the metrics below are in the target's units)")
+    history = _fit(args, model, train, val, (x_scaler, y_scaler), epochs, batch_size)
+    if x_scaler is not None:
+        fold_standardization(model, x_scaler)
+    if y_scaler is not None:
+        fold_target_standardization(model, y_scaler)
     say(metrics_table(_final_metrics(model, train, val, data)))
     model.save(out)
-    say(f"denso: model written to {out}" + (" (standardisation folded into its first layer: it takes raw features)"
-                                            if scaler is not None else ""))
+    folded = (" (standardisation folded into its first layer: it takes raw features"
+              + (", and into its last layer: it predicts raw targets)" if y_scaler is not None else ")"))
+    say(f"denso: model written to {out}" + (folded if x_scaler is not None else ""))
     if args.plot:
         history.plot(args.plot, title=f"{data.name}: {architecture(model)}")
         say(f"denso: plot written to {args.plot}")

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import os
+import re
 import zipfile
 import zlib
 
@@ -61,20 +63,37 @@ def _csv_rows(path: str, delimiter: str):
         raise ValueError(f"{path!r} is not a valid CSV file: {exc}") from None
 
 
-def _csv_header(path: str, delimiter: str):
-    """(column names, whether the first row is a header); raises ValueError for a file without data rows."""
+# How many data rows _sniff_csv looks at to guess that every field is a whole number.
+SNIFF_ROWS = 50
+_WHOLE = re.compile(r"[+-]?\d{1,18}")
+
+
+def _sniff_csv(path: str, delimiter: str):
+    """(column names, whether the first row is a header, whether the first data rows hold whole numbers only).
+
+    Reads the header and at most SNIFF_ROWS data rows; raises ValueError for a file without data rows.
+    """
     rows = _csv_rows(path, delimiter)
     first = next(rows, None)
     if first is None:
         raise ValueError(f"{path!r} is empty")
     has_header = not all(_is_number(field) for field in first)
-    if has_header and next(rows, None) is None:
+    sample = list(itertools.islice(rows, SNIFF_ROWS)) if has_header else [first] + list(
+        itertools.islice(rows, SNIFF_ROWS - 1))
+    rows.close()
+    if has_header and not sample:
         raise ValueError(f"{path!r} has a header but no data rows")
     names = first if has_header else [str(i) for i in range(len(first))]
     if has_header and len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise ValueError(f"{path!r} has two columns named {dup!r}")
-    return names, has_header
+    whole = all(_WHOLE.fullmatch(field) for row in sample for field in row)
+    return names, has_header, whole
+
+
+def _csv_header(path: str, delimiter: str):
+    """(column names, whether the first row is a header); raises ValueError for a file without data rows."""
+    return _sniff_csv(path, delimiter)[:2]
 
 
 def csv_columns(path) -> list:
@@ -117,32 +136,65 @@ def _diagnose_csv(path: str, delimiter: str, names: list, has_header: bool):
                                  "(encode categories as numbers first)")
 
 
+def _load_numbers(path: str, delimiter: str, has_header: bool, whole: bool) -> np.ndarray:
+    """Every data field as a 2-D array, parsed by np.loadtxt's C reader.
+
+    When the sniffed rows hold whole numbers only, the fields are parsed as int64 first (about five
+    times faster than parsing floats: MNIST-style pixel tables); a field further down that is not a
+    whole number (or overflows int64) makes it parse the file again as float64. Raises ValueError
+    from the float64 parse.
+    """
+    kwargs = dict(delimiter=delimiter, skiprows=int(has_header), ndmin=2, encoding="utf-8-sig", quotechar='"',
+                  comments=None)
+    if whole:
+        try:
+            return np.loadtxt(path, dtype=np.int64, **kwargs)
+        except (ValueError, OverflowError):
+            pass
+    return np.loadtxt(path, dtype=np.float64, **kwargs)
+
+
+def _columns_except(data: np.ndarray, index: int | None) -> np.ndarray:
+    """The columns of data other than `index`, as float32 (through float64, as the text would round)."""
+    if data.dtype.kind == "i" and np.abs(data).max(initial=0) > 2**24:
+        data = data.astype(np.float64)  # float32 cannot hold every such integer: round as a float64 parse would
+    if index is None:
+        return data.astype(np.float32)
+    x = np.empty((data.shape[0], data.shape[1] - 1), dtype=np.float32)
+    x[:, :index] = data[:, :index]  # two slices: much faster than fancy-indexing the column list
+    x[:, index:] = data[:, index + 1:]
+    return x
+
+
 def _read_csv(path: str, target, delimiter: str) -> Table:
-    names, has_header = _csv_header(path, delimiter)
+    names, has_header, whole = _sniff_csv(path, delimiter)
     index = _target_index(path, names, target)
     try:
-        data = np.loadtxt(path, delimiter=delimiter, skiprows=int(has_header), ndmin=2, dtype=np.float64,
-                          encoding="utf-8-sig", quotechar='"', comments=None)
+        data = _load_numbers(path, delimiter, has_header, whole)
     except ValueError as exc:
         _diagnose_csv(path, delimiter, names, has_header)
         raise ValueError(f"{path!r} could not be read as numbers: {exc}") from None
     if data.shape[1] != len(names):
         _diagnose_csv(path, delimiter, names, has_header)
         raise ValueError(f"{path!r} has {data.shape[1]} columns of data but {len(names)} header names")
-    bad = ~np.isfinite(data)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"{path!r} row {row + 1 + has_header}, column {names[col]!r} is {data[row, col]}; "
-                         "denso needs finite numbers")
+    if data.dtype.kind == "f":
+        bad = ~np.isfinite(data)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise ValueError(f"{path!r} row {row + 1 + has_header}, column {names[col]!r} is {data[row, col]}; "
+                             "denso needs finite numbers")
     features = [i for i in range(len(names)) if i != index]
     if not features:
         raise ValueError(f"{path!r} has no feature columns besides the target {names[index]!r}")
     y = None
     if index is not None:
-        y = data[:, index]
-        if np.array_equal(y, np.round(y)) and np.abs(y).max(initial=0) < 2**53:
+        y = data[:, index].copy()
+        if y.dtype.kind == "i":
+            if np.abs(y).max(initial=0) >= 2**53:
+                y = y.astype(np.float64)  # as a float64 parse gives it: too large for exact whole-number labels
+        elif np.array_equal(y, np.round(y)) and np.abs(y).max(initial=0) < 2**53:
             y = y.astype(np.int64)
-    return Table(data[:, features].astype(np.float32), y, [names[i] for i in features],
+    return Table(_columns_except(data, index), y, [names[i] for i in features],
                  None if index is None else names[index])
 
 
