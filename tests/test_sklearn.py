@@ -37,9 +37,39 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
+# Checks whose float32 result depends on the CPU: predict on a subset of rows runs the GEMMs at another
+# shape, hence possibly another engine or kernel (denso routes by shape), and on AVX2 code a row's
+# probabilities then differ by ~2e-7, above the check's 1e-7 (on AVX-512 they happen to agree).
+# test_predictions_do_not_depend_on_the_batch asserts what holds everywhere.
+ROUNDING_DEPENDENT_CHECKS = {"check_methods_subset_invariance"}
+
+
+def _check_name(check) -> str:
+    return getattr(check, "func", check).__name__
+
+
 @parametrize_with_checks([MLPClassifier(), MLPRegressor()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
 def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+    if _check_name(check) not in ROUNDING_DEPENDENT_CHECKS:
+        check(estimator)
+        return
+    try:
+        check(estimator)
+    except AssertionError as exc:
+        pytest.xfail(f"float32 rounding differs with the batch's shape on this CPU: {str(exc).splitlines()[-1]}")
+
+
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])
+def test_predictions_do_not_depend_on_the_batch(dtype, tol):
+    """A row's prediction is the same (to the dtype's rounding) alone, in a slice or in the whole set."""
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(40, 6), rng.randint(0, 3, 40)
+    clf = MLPClassifier(hidden_layer_sizes=(20,), max_iter=30, random_state=0, dtype=dtype).fit(X, y)
+    whole = clf.predict_proba(X)
+    np.testing.assert_allclose(np.vstack([clf.predict_proba(X[i:i + 1]) for i in range(40)]), whole, rtol=tol,
+                               atol=tol)
+    np.testing.assert_allclose(np.vstack([clf.predict_proba(X[i:i + 7]) for i in range(0, 40, 7)]), whole,
+                               rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
