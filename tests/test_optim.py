@@ -581,3 +581,21 @@ def test_config_round_trip_through_json(case):
     assert type(again) is cls and again.config() == opt.config()
     assert repr(again.native_config()) == repr(opt.native_config())
     assert repr(again) == repr(opt)
+
+
+def test_adam_epsilon_hat_adds_eps_before_the_bias_correction():
+    """Keras's / scikit-learn's form: θ ← θ − lr·sqrt(1 − β2^t)/(1 − β1^t) · m/(sqrt(v) + eps)."""
+    rng = np.random.default_rng(3)
+    theta = rng.standard_normal(20)
+    param = Param(theta.copy())
+    opt = optim.Adam([param], lr=0.1, betas=(0.8, 0.9), eps=1e-3, epsilon_hat=True)
+    m = v = np.zeros(20)
+    for t in range(1, 5):
+        g = rng.standard_normal(20)
+        param.grad = g.copy()
+        opt.step()
+        m, v = 0.8 * m + 0.2 * g, 0.9 * v + 0.1 * g * g
+        theta = theta - 0.1 * np.sqrt(1 - 0.9 ** t) / (1 - 0.8 ** t) * m / (np.sqrt(v) + 1e-3)
+    np.testing.assert_allclose(param.data, theta, rtol=1e-13, atol=1e-15)
+    assert opt.config()["epsilon_hat"] is True and optim.get(opt.config()).epsilon_hat is True
+    assert opt.native_config().epsilon_hat and not optim.Adam(lr=0.1).native_config().epsilon_hat

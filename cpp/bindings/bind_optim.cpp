@@ -56,15 +56,15 @@ std::string config_repr(const OptimizerConfig& c) {
          ", eps=" + num(c.eps) + ", beta1=" + num(c.beta1) + ", beta2=" + num(c.beta2) +
          ", weight_decay=" + num(c.weight_decay) + ", nesterov=" + flag(c.nesterov) +
          ", centered=" + flag(c.centered) + ", amsgrad=" + flag(c.amsgrad) +
-         ", decoupled_weight_decay=" + flag(c.decoupled_weight_decay) + ")";
+         ", decoupled_weight_decay=" + flag(c.decoupled_weight_decay) + ", epsilon_hat=" + flag(c.epsilon_hat) + ")";
 }
 
 OptimizerConfig make_config(const py::object& kind, double lr, double momentum, double dampening, double alpha,
                             double eps, double beta1, double beta2, double weight_decay, bool nesterov,
-                            bool centered, bool amsgrad, bool decoupled_weight_decay) {
+                            bool centered, bool amsgrad, bool decoupled_weight_decay, bool epsilon_hat) {
   return OptimizerConfig{kind_from(kind), lr,           momentum, dampening, alpha,   eps,
                          beta1,           beta2,        weight_decay, nesterov, centered, amsgrad,
-                         decoupled_weight_decay};
+                         decoupled_weight_decay, epsilon_hat};
 }
 
 void bind_config(py::module_& m) {
@@ -74,6 +74,7 @@ void bind_config(py::module_& m) {
           py::arg("dampening") = 0.0, py::arg("alpha") = 0.99, py::arg("eps") = 1e-8, py::arg("beta1") = 0.9,
           py::arg("beta2") = 0.999, py::arg("weight_decay") = 0.0, py::arg("nesterov") = false,
           py::arg("centered") = false, py::arg("amsgrad") = false, py::arg("decoupled_weight_decay") = false,
+          py::arg("epsilon_hat") = false,
           "`kind` is an OptimizerKind or one of 'sgd', 'rmsprop', 'adam'; fields other kinds use are ignored.");
   // The kind indexes tables and picks kernels: checked on every write, never out of range.
   cls.def_property(
@@ -91,6 +92,7 @@ void bind_config(py::module_& m) {
       .def_readwrite("centered", &OptimizerConfig::centered)
       .def_readwrite("amsgrad", &OptimizerConfig::amsgrad)
       .def_readwrite("decoupled_weight_decay", &OptimizerConfig::decoupled_weight_decay)
+      .def_readwrite("epsilon_hat", &OptimizerConfig::epsilon_hat)
       .def("__repr__", &config_repr);
 }
 

@@ -41,6 +41,9 @@ struct OptimizerConfig {
   double lr = 1e-3, momentum = 0, dampening = 0, alpha = 0.99, eps = 1e-8, beta1 = 0.9, beta2 = 0.999,
          weight_decay = 0;
   bool nesterov = false, centered = false, amsgrad = false, decoupled_weight_decay = false;
+  // Adam: add eps to √v before the bias correction (Keras's and scikit-learn's form, Kingma & Ba's ε̂)
+  // instead of to the corrected √v̂ (PyTorch's, the default).
+  bool epsilon_hat = false;
 };
 
 // State buffers of length n that optimizer_update needs, in this order (`slots`), by name:
@@ -200,7 +203,8 @@ struct AdamUpdater {
   AdamUpdater(const OptimizerConfig& c, long step, T* p, T* m, T* v, T* vmax)
       : scaled_step(T(c.lr / (1 - std::pow(c.beta1, double(step))) * std::sqrt(1 - std::pow(c.beta2, double(step))))),
         rate1(T(1 - c.beta1)), beta2(T(c.beta2)), rate2(T(1 - c.beta2)),
-        scaled_eps(T(c.eps * std::sqrt(1 - std::pow(c.beta2, double(step))))), wd(T(c.weight_decay)), shrink(T(1 - c.lr * c.weight_decay)), param(p),
+        scaled_eps(T(c.epsilon_hat ? c.eps : c.eps * std::sqrt(1 - std::pow(c.beta2, double(step))))),
+        wd(T(c.weight_decay)), shrink(T(1 - c.lr * c.weight_decay)), param(p),
         exp_avg(m), exp_avg_sq(v), max_exp_avg_sq(vmax) {}
 
   template <class Grad>

@@ -34,6 +34,8 @@ class Adam(Optimizer):
         eps: added to the denominator, >= 0.
         weight_decay: L2 penalty added to the gradient, >= 0 (see :class:`AdamW` for decoupled decay).
         amsgrad: keep the running maximum of v (AMSGrad).
+        epsilon_hat: add eps to sqrt(v) before the bias correction, θ ← θ − lr·sqrt(1 − β2^t)/(1 − β1^t)
+            · m/(sqrt(v) + eps) (Keras's and scikit-learn's form), instead of to sqrt(v̂) (PyTorch's).
 
     Example:
         >>> opt = Adam(model.parameters(), lr=1e-3, amsgrad=True)
@@ -44,20 +46,22 @@ class Adam(Optimizer):
     decoupled_weight_decay = False
 
     def __init__(self, params=None, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False):
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, epsilon_hat: bool = False):
         self.betas = _check_betas(betas)
         self.eps = require_number(eps, "eps", low=0.0)
         self.weight_decay = require_number(weight_decay, "weight_decay", low=0.0)
         self.amsgrad = bool(amsgrad)
+        self.epsilon_hat = bool(epsilon_hat)
         super().__init__(params, lr)
 
     def config(self) -> dict:
         return {"name": self.name, "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
-                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad}
+                "weight_decay": self.weight_decay, "amsgrad": self.amsgrad, "epsilon_hat": self.epsilon_hat}
 
     def _native_fields(self) -> dict:
         return {"beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps, "weight_decay": self.weight_decay,
-                "amsgrad": self.amsgrad, "decoupled_weight_decay": self.decoupled_weight_decay}
+                "amsgrad": self.amsgrad, "decoupled_weight_decay": self.decoupled_weight_decay,
+                "epsilon_hat": self.epsilon_hat}
 
 
 class AdamW(Adam):
@@ -73,6 +77,8 @@ class AdamW(Adam):
         eps: added to the denominator, >= 0.
         weight_decay: decoupled decay rate, >= 0 (default 1e-2, as in torch).
         amsgrad: keep the running maximum of v (AMSGrad).
+        epsilon_hat: add eps to sqrt(v) before the bias correction, θ ← θ − lr·sqrt(1 − β2^t)/(1 − β1^t)
+            · m/(sqrt(v) + eps) (Keras's and scikit-learn's form), instead of to sqrt(v̂) (PyTorch's).
 
     Example:
         >>> opt = AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
@@ -82,5 +88,5 @@ class AdamW(Adam):
     decoupled_weight_decay = True
 
     def __init__(self, params=None, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, epsilon_hat: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, epsilon_hat=epsilon_hat)

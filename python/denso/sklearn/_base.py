@@ -145,7 +145,7 @@ class BaseMLP(BaseEstimator):
             optimizer = optim.SGD(lr=self.learning_rate_init, momentum=self.momentum, nesterov=nesterov)
         else:
             optimizer = optim.Adam(lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
-                                   eps=self.epsilon * scale)
+                                   eps=self.epsilon * scale, epsilon_hat=True)  # scikit-learn's eps form
         self._model.compile(optimizer=optimizer, loss=self._loss_name)
         self._lr = float(self.learning_rate_init)
 
