@@ -40,16 +40,20 @@ def bench(monkeypatch):
         torch.set_num_threads(torch_threads)
 
 
-@pytest.fixture
-def no_torch(monkeypatch):
-    """`import torch` fails, as on a machine without it."""
+def _block_import(monkeypatch, module: str) -> None:
+    """`import <module>` (and its submodules) fails from now on, as on a machine without it."""
     real_import = builtins.__import__
 
     def fake_import(name, *args, **kwargs):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("No module named 'torch' (simulated)")
+        if name == module or name.startswith(module + "."):
+            raise ImportError(f"No module named {module!r} (simulated)")
         return real_import(name, *args, **kwargs)
     monkeypatch.setattr(builtins, "__import__", fake_import)
+
+
+@pytest.fixture
+def no_torch(monkeypatch):
+    _block_import(monkeypatch, "torch")
 
 
 def table(text, first_header, timing):
@@ -72,14 +76,7 @@ def positive_numbers(rows, skip_columns=1):
 
 @pytest.fixture
 def no_sklearn(monkeypatch):
-    """`import sklearn` fails, as on a machine without scikit-learn."""
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name == "sklearn" or name.startswith("sklearn."):
-            raise ImportError("No module named 'sklearn' (simulated)")
-        return real_import(name, *args, **kwargs)
-    monkeypatch.setattr(builtins, "__import__", fake_import)
+    _block_import(monkeypatch, "sklearn")
 
 
 def _sklearn_available() -> bool:
