@@ -102,9 +102,8 @@ class GraphEngine:
             model.optimizer.lr = float(lrs[b - first])
             model.optimizer.step()
             totals += self._count(output.data, batch, data_loss.item(), penalty)
-            if not np.isfinite(model.flat_parameter.data).all():  # the update itself overflowed
-                totals += _core.Totals.overflow()
-                break
+        if not np.isfinite(model.flat_parameter.data).all():  # an update overflowed: checked once a call, as the plan
+            totals += _core.Totals.overflow()
         return totals
 
     def evaluate(self, data) -> "_core.Totals":
