@@ -15,25 +15,34 @@ inline T sign_of(T v) {
   return T((v > T(0)) - (v < T(0)));
 }
 
-// l2·ΣW² + l1·Σ|W|, and with WithGrad also grad += 2·l2·W + l1·sign(W). Fixed blocks summed in order:
-// the value does not depend on thread count or alignment.
+// l2·ΣW² + l1·Σ|W|, and with WithGrad also grad += 2·l2·W + l1·sign(W). Fixed blocks, each summed in
+// kLanes interleaved double accumulators (independent lanes, so the compiler vectorises the loop; one
+// sequential double sum kept it scalar, ~7% of a Fashion-MNIST step) and then in order: the value
+// depends on neither the thread count nor the alignment.
 template <class T, bool WithGrad>
 double weight_penalty_pass(const T* w, T* grad, Index n, double l1, double l2) {
   if (l1 == 0.0 && l2 == 0.0) return 0.0;
   const T c1 = T(l1), c2 = T(2 * l2);
-  constexpr Index blocks = 16;
+  constexpr Index blocks = 16, kLanes = 16;
   std::array<double, blocks> sq{}, abs{};
   parallel_for(blocks, n, [&](Index first, Index last) {
     for (Index b = first; b < last; ++b) {
-      double s = 0.0, a = 0.0;
-      for (Index i = n * b / blocks; i < n * (b + 1) / blocks; ++i) {
+      std::array<double, kLanes> s{}, a{};
+      const Index lo = n * b / blocks, hi = n * (b + 1) / blocks;
+      auto visit = [&](Index i, Index lane) {
         const T v = w[i];
         if constexpr (WithGrad) grad[i] += c2 * v + c1 * sign_of(v);
-        s += double(v) * double(v);
-        a += std::abs(double(v));
+        s[lane] += double(v) * double(v);
+        a[lane] += std::abs(double(v));
+      };
+      Index i = lo;
+      for (; i + kLanes <= hi; i += kLanes)
+        for (Index lane = 0; lane < kLanes; ++lane) visit(i + lane, lane);
+      for (Index lane = 0; i < hi; ++i, ++lane) visit(i, lane);
+      for (Index lane = 0; lane < kLanes; ++lane) {
+        sq[b] += s[lane];
+        abs[b] += a[lane];
       }
-      sq[b] = s;
-      abs[b] = a;
     }
   });
   double sq_total = 0.0, abs_total = 0.0;
