@@ -4,25 +4,12 @@
 // Σ_r w_r·ℓ_r / Σ_r w_r, and row r's gradient is scaled by w_r / Σ w instead of 1 / n.
 #pragma once
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 #include "denso/types.hpp"
 
 namespace denso {
-
-// e_j = exp(z_j − max z) of one row, in double, and their sum s; `m` receives max z. Softmax is then
-// e / s and log-sum-exp is m + log s. Shifted values z − m are exact for the logits that matter, so
-// logits of ±1e4 give neither overflow nor the rounding of a 1e4-sized lse. The exps run on Eigen's
-// SIMD path over an aligned buffer (a cast expression would fall back to scalar libm calls, ~15% of
-// a small network's step), so the SIMD/scalar split depends on the row's length only.
-template <class Row>
-inline double shifted_exps(const Row& z, Eigen::ArrayXd& e, double& m) {
-  m = static_cast<double>(z.maxCoeff());
-  const Index n = z.size();
-  e.resize(n);
-  for (Index j = 0; j < n; ++j) e[j] = static_cast<double>(z(j)) - m;
-  e = e.exp();
-  return e.sum();
-}
 
 // How much each row of a batch counts: w_r / Σ w, or 1 / n without weights (a batch whose weights
 // are all zero counts for nothing: loss 0, gradient 0).
@@ -72,18 +59,57 @@ double bce_logits_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr) 
   });
 }
 
+// Row r's shifted exps e_j = exp(z_j − max z) in double (softmax is e / Σe, log-sum-exp is
+// max z + log Σe). Shifted values z − m are exact for the logits that matter, so logits of ±1e4 give
+// neither overflow nor the rounding of a 1e4-sized lse.
+using RowExps = Eigen::Map<const Eigen::ArrayXd>;
+
+// Shifted exps of a block of rows, one SIMD exp over the whole block: each row is padded to a multiple
+// of 8 doubles in an aligned buffer, so every value takes the packet path whatever its row or address
+// (per-row exps of cast expressions fell back to scalar libm calls, ~15% of a small network's step).
+class SoftmaxBlock {
+ public:
+  static constexpr Index kValues = 4096;  // per block: the buffer stays in L1/L2
+  explicit SoftmaxBlock(Index cols) : cols_(cols), padded_((cols + 7) / 8 * 8) {}
+  Index rows_per_block() const { return std::max<Index>(1, kValues / padded_); }
+
+  // Rows [start, start + n) of Z; m[r] receives row start+r's max.
+  template <class T>
+  void compute(CMatRef<T> Z, Index start, Index n, double* m) {
+    buffer_.resize(n * padded_);
+    buffer_.setZero();
+    for (Index r = 0; r < n; ++r) {
+      const auto z = Z.row(start + r);
+      m[r] = static_cast<double>(z.maxCoeff());
+      double* e = buffer_.data() + r * padded_;
+      for (Index j = 0; j < cols_; ++j) e[j] = static_cast<double>(z(j)) - m[r];
+    }
+    buffer_ = buffer_.exp();
+  }
+  RowExps row(Index r) const { return RowExps(buffer_.data() + r * padded_, cols_); }
+
+ private:
+  Index cols_, padded_;
+  Eigen::ArrayXd buffer_;
+};
+
 // (Weighted) mean over rows of a softmax cross-entropy: row_loss(i, m, e, s, scale) gets row i's max
-// m, its shifted exps e and their sum s (see shifted_exps) and row i's gradient scale (1/n or w_i/Σw),
-// writes row i of dZ and returns the row's loss.
+// m, its shifted exps e and their sum s and row i's gradient scale (1/n or w_i/Σw), writes row i of
+// dZ and returns the row's loss.
 template <class T, class RowLoss>
 double softmax_rows_mean(CMatRef<T> Z, const T* w, RowLoss row_loss) {
   const RowWeights<T> weights(w, Z.rows());
-  Eigen::ArrayXd e;
+  SoftmaxBlock block(Z.cols());
+  std::vector<double> m(block.rows_per_block());
   double total = 0.0;
-  for (Index i = 0; i < Z.rows(); ++i) {
-    double m;
-    const double s = shifted_exps(Z.row(i), e, m);
-    total += weights[i] * row_loss(i, m, e, s, weights.scale() * weights[i]);
+  for (Index start = 0; start < Z.rows(); start += block.rows_per_block()) {
+    const Index n = std::min(block.rows_per_block(), Z.rows() - start);
+    block.compute<T>(Z, start, n, m.data());
+    for (Index r = 0; r < n; ++r) {
+      const Index i = start + r;
+      const RowExps e = block.row(r);
+      total += weights[i] * row_loss(i, m[r], e, e.sum(), weights.scale() * weights[i]);
+    }
   }
   return total * weights.scale();
 }
@@ -91,7 +117,7 @@ double softmax_rows_mean(CMatRef<T> Z, const T* w, RowLoss row_loss) {
 // Probability targets: L = mean_rows Σ_j y_j (lse(z) − z_j);  dZ = (p·Σy − y) / n, p = softmax(z).
 template <class T>
 double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr) {
-  return softmax_rows_mean<T>(Z, w, [&](Index i, double m, const Eigen::ArrayXd& e, double s, double scale) {
+  return softmax_rows_mean<T>(Z, w, [&](Index i, double m, const RowExps& e, double s, double scale) {
     const auto shifted = Z.row(i).array().template cast<double>() - m;  // z − max z
     const auto y = Y.row(i).array().template cast<double>();
     const double ysum = y.sum();
@@ -105,7 +131,7 @@ double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr
 // Labels must already be checked to lie in [0, classes).
 template <class T>
 double softmax_xent_labels_loss(CMatRef<T> Z, const std::int64_t* labels, T* dZ, const T* w = nullptr) {
-  return softmax_rows_mean<T>(Z, w, [&](Index i, double m, const Eigen::ArrayXd& e, double s, double scale) {
+  return softmax_rows_mean<T>(Z, w, [&](Index i, double m, const RowExps& e, double s, double scale) {
     if (dZ) {
       auto d = MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array();
       d = (e.transpose() * (scale / s)).template cast<T>();
