@@ -405,3 +405,22 @@ def test_vs_sklearn_quick(bench, capsys):
     assert ("fashion_mnist" in names) != ("not installed (skipped): fashion_mnist" in out)
     assert all(re.fullmatch(r"-?\d\.\d{4} ± \d\.\d{4}", r[i]) for r in rows for i in (3, 4))
     assert all(float(r[i]) > 0 for r in rows for i in (5, 6))
+
+
+def test_csv_reading_quick(bench, capsys):
+    """benchmarks/csv_reading.py --quick: the machine line and one row per (table, reader); pandas rows
+    only where it is installed. No speed is asserted."""
+    import csv_reading
+    csv_reading.main(["--quick"])
+    out = capsys.readouterr().out
+    info = bench.machine_info()
+    assert f"{info['cpu']} ({info['cpu_simd']}, " in out
+    headers, rows = table(out, "table", bench)
+    assert headers == ["table", "size", "reader", "seconds"]
+    try:
+        import pandas  # noqa: F401
+        readers = 4
+    except ImportError:
+        readers = 3
+    assert [r[0] for r in rows] == ["integers"] * readers + ["fractions"] * readers
+    assert all(float(r[3]) > 0 for r in rows)
