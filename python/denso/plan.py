@@ -21,6 +21,14 @@ def unsupported_reason(model) -> str | None:
     return None
 
 
+def predicted_activation(model, layer) -> str:
+    """The activation Dense `layer` runs in predict(): its own, except the last Dense of a compiled model,
+    which runs the loss's `predicted_activation` (a from-logits cross-entropy's probabilities)."""
+    if layer is model.dense_layers()[-1] and model.loss is not None:
+        return model.loss.predicted_activation(layer.activation)
+    return layer.activation
+
+
 def layer_specs(model, predicting: bool = False) -> list:
     """One DenseSpec per Dense layer, with the Dropout/GaussianNoise layers before it as input transforms.
     The last layer runs the activation the loss leaves it: identity when the loss fuses its own, or,
