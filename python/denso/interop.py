@@ -98,8 +98,8 @@ def _activation_name(nn, name: str, child):
         found, reason = "softplus", "" if child.beta == 1 else f"beta={child.beta} (denso's softplus has beta 1)"
     if found is None:
         return None
-    if found == "swish" and found not in ACTIVATIONS:
-        found = "silu"
+    if found == "swish" and found not in ACTIVATIONS and "silu" in ACTIVATIONS:
+        found = "silu"  # one name of the two suffices
     if not reason and found not in ACTIVATIONS:
         reason = f"this denso version has no {found!r} activation"
     if reason:
