@@ -2,6 +2,8 @@
 and the optimizer state carries over so one more torch step equals one more denso step."""
 from __future__ import annotations
 
+import os
+import re
 import sys
 
 import numpy as np
@@ -220,3 +222,24 @@ def test_missing_torch_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match="pip install torch"):
         interop.to_torch(denso.Sequential([denso.Dense(2)], input_dim=3, seed=0))
+
+
+def test_readme_export_and_interop_examples_run(tmp_path, monkeypatch, rng):
+    """The python blocks of README's "Export and interop" section run as written, in order, on a model."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install onnxruntime)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        section = f.read().split("## Export and interop\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```python\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    assert len(blocks) == 2
+    model = denso.Sequential([denso.Dense(8, activation="relu"), denso.Dense(3)], input_dim=4, seed=0)
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(rng.standard_normal((32, 4)), rng.integers(0, 3, 32), epochs=2, verbose=0)
+    monkeypatch.chdir(tmp_path)
+    namespace = {"model": model}
+    exec(blocks[0], namespace)
+    assert_close(namespace["probs"], model.predict(namespace["x"]), np.float32)
+    exec(blocks[1], namespace)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    assert_close(namespace["back"].predict(x), model.predict(x), np.float32)
+    assert type(namespace["opt"]).__name__ == "Adam"
