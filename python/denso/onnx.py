@@ -21,7 +21,7 @@ import numpy as np
 from ._core import __version__
 from .functional import get_activation
 from .nn import Dense, Dropout, GaussianNoise
-from .plan import predicted_activation
+from .plan import layer_activation
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -155,7 +155,7 @@ def _dense(g, layer: Dense, x: str) -> str:
 def output_description(model) -> str:
     """What the graph's output holds (the graph's doc string)."""
     last = model.dense_layers()[-1]
-    activation = get_activation(predicted_activation(model, last)).name
+    activation = get_activation(layer_activation(model, last)).name
     loss = model.loss
     if loss is not None and loss.fused_activation is not None:
         what = (f"{activation} probabilities: the model was compiled with {loss.name}, which trains on logits, "
@@ -192,7 +192,7 @@ def _layers_to_nodes(g, model) -> str:
             raise ValueError(f"layer {layer.position} ({type(layer).__name__}) has no ONNX export; exportable "
                              f"layers: Dense, Dropout, GaussianNoise")
         g.prefix = f"layer{layer.position}."
-        build = activation_ops(predicted_activation(model, layer))
+        build = activation_ops(layer_activation(model, layer))
         x = build(g, _dense(g, layer, x), layer.alpha)
     return x
 

@@ -21,11 +21,13 @@ def unsupported_reason(model) -> str | None:
     return None
 
 
-def predicted_activation(model, layer) -> str:
-    """The activation Dense `layer` runs in predict(): its own, except the last Dense of a compiled model,
-    which runs the loss's `predicted_activation` (a from-logits cross-entropy's probabilities)."""
+def layer_activation(model, layer, predicting: bool = True) -> str:
+    """The activation Dense `layer` runs: its own, except the last Dense of a compiled model, which runs what
+    the loss leaves it: in predict() (`predicting`) the loss's probabilities (softmax/sigmoid for a
+    from-logits cross-entropy), in training the identity where the loss fuses its own activation."""
     if layer is model.dense_layers()[-1] and model.loss is not None:
-        return model.loss.predicted_activation(layer.activation)
+        pick = model.loss.predicted_activation if predicting else model.loss.trained_activation
+        return pick(layer.activation)
     return layer.activation
 
 
@@ -34,16 +36,12 @@ def layer_specs(model, predicting: bool = False) -> list:
     The last layer runs the activation the loss leaves it: identity when the loss fuses its own, or,
     `predicting`, what predict() returns (the loss's probabilities)."""
     specs, pending = [], []
-    last = model.dense_layers()[-1]
     for layer in model.layers:
         if type(layer) in _TRANSFORMS:
             kind, attribute = _TRANSFORMS[type(layer)]
             pending.append(_core.InputTransform(kind, getattr(layer, attribute), layer.position))
             continue
-        activation = layer.activation
-        if layer is last and model.loss is not None:
-            pick = model.loss.predicted_activation if predicting else model.loss.trained_activation
-            activation = pick(activation)
+        activation = layer_activation(model, layer, predicting)
         specs.append(_core.DenseSpec(
             in_features=layer.input_dim, out_features=layer.units, activation=get_activation(activation),
             alpha=layer.alpha, use_bias=layer.use_bias, l1=layer.l1, l2=layer.l2,

@@ -19,7 +19,7 @@ import numpy as np
 from ._checks import as_float_array, require_finite, shape_str
 from .functional import get_activation
 from .nn import Dense, Dropout, GaussianNoise, Layer
-from .plan import predicted_activation
+from .plan import layer_activation
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def torch_modules(model) -> list:
     for layer in model.layers:
         if isinstance(layer, Dense):
             specs.append(ModuleSpec("linear", layer))
-            activation = get_activation(predicted_activation(model, layer)).name
+            activation = get_activation(layer_activation(model, layer)).name
             if activation != "identity":
                 specs.append(ModuleSpec("activation", layer, activation))
         elif isinstance(layer, Dropout):
