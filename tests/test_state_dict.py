@@ -14,7 +14,8 @@ import denso
 def test_import_denso_imports_no_optional_package():
     """`import denso` (and importing the export/interop modules, and state_dict) leaves onnx, onnxruntime and
     torch unimported: they load only when a graph or module is built."""
-    script = ("import sys, denso, denso.onnx, denso.interop, denso.torch_layout\n"
+    script = ("import sys, denso\n"
+              "assert callable(denso.onnx.export) and callable(denso.interop.to_torch)\n"
               "m = denso.Sequential([denso.Dense(2)], input_dim=3); m.state_dict(); m.load_state_dict(m.state_dict())\n"
               "print(sorted(n for n in ('onnx', 'onnxruntime', 'torch') if n in sys.modules))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
