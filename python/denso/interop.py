@@ -108,30 +108,34 @@ def _activation_name(nn, name: str, child):
 
 
 def _read_modules(torch, module) -> tuple:
-    """([Dense/Dropout layer], [(Linear, Dense)], dtype) from the children of a torch.nn.Sequential."""
+    """([Dense/Dropout layer], [(name, Linear, Dense)], dtype) from the children of a torch.nn.Sequential."""
     nn = torch.nn
-    layers, linears, dtype, previous = [], [], None, None
+    entries, dtype = [], None  # [name, Linear, activation, alpha] per Linear; a Dropout rate per Dropout
     for name, child in module.named_children():
         if type(child) is nn.Linear:
             if dtype is not None and child.weight.dtype != dtype:
                 raise ValueError(f"from_torch: module {name!r} is {child.weight.dtype}, earlier ones {dtype}")
             dtype = child.weight.dtype
-            layer = Dense(child.out_features, use_bias=child.bias is not None)
-            layers.append(layer)
-            linears.append((name, child, layer))
-            previous = layer
+            entries.append([name, child, None, 0.01])
         elif type(child) is nn.Dropout:
-            previous = Dropout(child.p)
-            layers.append(previous)
+            entries.append(child.p)
         elif type(child) is not nn.Identity:
             activation = _activation_name(nn, name, child)
             if activation is None:
                 raise ValueError(f"from_torch: module {name!r} ({child!r}) is not supported; supported modules: "
                                  f"{', '.join(SUPPORTED_MODULES)}")
-            if not isinstance(previous, Dense) or previous.activation != "identity":
+            if not entries or not isinstance(entries[-1], list) or entries[-1][2] is not None:
                 raise ValueError(f"from_torch: module {name!r} ({type(child).__name__}) must follow a Linear "
                                  f"directly (denso runs one activation per Dense layer)")
-            previous.activation, previous.alpha = activation
+            entries[-1][2:] = activation
+    layers, linears = [], []
+    for entry in entries:
+        if isinstance(entry, list):
+            name, linear, activation, alpha = entry
+            layers.append(Dense(linear.out_features, activation, use_bias=linear.bias is not None, alpha=alpha))
+            linears.append((name, linear, layers[-1]))
+        else:
+            layers.append(Dropout(entry))
     return layers, linears, dtype
 
 

@@ -197,6 +197,15 @@ def _layers_to_nodes(g, model) -> str:
     return x
 
 
+def _rename_value(nodes: list, old: str, new: str) -> None:
+    """Every use of value `old` (a node output, never the graph input: a Dense always adds a node) as `new`."""
+    for node in nodes:
+        for values in (node.input, node.output):
+            for i, value in enumerate(values):
+                if value == old:
+                    values[i] = new
+
+
 def to_proto(model, opset: int = DEFAULT_OPSET):
     """The ONNX ModelProto of a built model (checked with `onnx.checker.check_model(full_check=True)`)."""
     onnx = _require_onnx()
@@ -204,10 +213,7 @@ def to_proto(model, opset: int = DEFAULT_OPSET):
     if not getattr(model, "built", False):
         raise ValueError("ONNX export needs a built model: pass input_dim to Sequential(...) or call build() / fit()")
     g = _GraphBuilder(onnx, model.dtype, opset)
-    last = _layers_to_nodes(g, model)
-    g.nodes[-1].output[0] = OUTPUT_NAME  # the last node writes the graph output (a Dense always adds one)
-    assert last == g.nodes[-1].name, "the graph output must come from the last node"
-    g.nodes[-1].name = OUTPUT_NAME
+    _rename_value(g.nodes, _layers_to_nodes(g, model), OUTPUT_NAME)
     elem = onnx.helper.np_dtype_to_tensor_dtype(model.dtype)
     graph = onnx.helper.make_graph(
         g.nodes, model.name, [onnx.helper.make_tensor_value_info(INPUT_NAME, elem, [BATCH_AXIS, model.input_dim])],
