@@ -3,7 +3,8 @@
 
 Training throughput per batch size and thread count (denso through `model.fit`, PyTorch with the
 default and the fused Adam), inference latency (batch 1) and throughput (batch 1024) against torch,
-onnxruntime (on denso's ONNX export) and a plain numpy forward, one scikit-learn MLPClassifier epoch, the machine's float32 GEMM rate (numpy,
+onnxruntime (on denso's ONNX export) and a plain numpy forward, one scikit-learn MLPClassifier epoch,
+the machine's float32 GEMM rate (numpy,
 torch and denso's own) measured in the same run, peak memory, the native batch-1 floor from
 `denso-bench`, and finally the machine-independent targets of the performance issue (#8), one table
 per thread count. Prints markdown tables.

