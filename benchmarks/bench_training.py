@@ -2,8 +2,9 @@
 """denso against PyTorch, numpy and scikit-learn on the same dense network, data, batch sizes and threads.
 
 Training throughput per batch size and thread count (denso through `model.fit`, PyTorch with the
-default and the fused Adam), inference latency (batch 1) and throughput (batch 1024) against torch and
-a plain numpy forward, one scikit-learn MLPClassifier epoch, the machine's float32 GEMM rate (numpy,
+default and the fused Adam), inference latency (batch 1) and throughput (batch 1024) against torch,
+onnxruntime (on denso's ONNX export) and a plain numpy forward, one scikit-learn MLPClassifier epoch,
+the machine's float32 GEMM rate (numpy,
 torch and denso's own) measured in the same run, peak memory, the native batch-1 floor from
 `denso-bench`, and finally the machine-independent targets of the performance issue (#8), one table
 per thread count. Prints markdown tables.
@@ -24,6 +25,9 @@ How it measures (see also _timing.py):
   * PyTorch: the same nn.Linear/ReLU stack, CrossEntropyLoss and Adam (lr 1e-3), default and
     fused=True, trained by the usual loop over tensors: a fresh randperm each epoch, then
     `xb = X[perm[i:i+b]]`, zero_grad, forward, loss, backward, step. One epoch per timing.
+  * onnxruntime (inference, when onnx and onnxruntime are installed): denso's model exported by
+    `denso.onnx` (Gemm, Relu, Softmax: the output of `predict`), one InferenceSession per thread count
+    with `intra_op_num_threads` set to it and onnxruntime's other defaults; `session.run` per call.
   * numpy (inference): x@W1+b1, relu, @W2+b2, relu, @W3+b3, softmax in float32 on denso's weights,
     with numpy's BLAS set to the cell's thread count (threadpoolctl).
   * scikit-learn: MLPClassifier(hidden_layer_sizes=(256, 128), solver="adam", batch_size=200,
@@ -322,13 +326,14 @@ def numpy_forward(x, weights):
 
 
 def bench_inference(args, torch, ceilings: dict, worker) -> list:
-    """Latency at batch 1 and throughput at batch 1024: denso `predict`, torch forward + softmax, numpy
-    forward on denso's weights."""
+    """Latency at batch 1 and throughput at batch 1024: denso `predict`, torch forward + softmax, onnxruntime
+    on denso's exported graph, numpy forward on denso's weights."""
     import numpy as np
     rows = []
     x, _ = make_data(max(args.infer_batches), args.dims, seed=1)
     tmodel = torch_model(torch, args.dims).eval() if torch is not None else None
     weights = [w.astype(np.float32) for w in denso_model(args.dims).get_weights()]  # the worker's model
+    ort_session = onnxruntime_sessions(args)
     for batch in args.infer_batches:
         xb = np.ascontiguousarray(x[:batch])
         for threads in args.threads:
@@ -339,20 +344,49 @@ def bench_inference(args, torch, ceilings: dict, worker) -> list:
                 tx = torch.from_numpy(xb)
                 cases["torch"] = _torch_latency_case(torch, lambda: torch.softmax(tmodel(tx), dim=1),
                                                      args.infer_time)
+            if ort_session is not None:
+                session = ort_session(threads)
+                cases["onnxruntime"] = _latency_case(lambda: session.run(["output"], {"input": xb}), args.infer_time)
             cases["numpy"] = _blas_case(threads, _latency_case(lambda: numpy_forward(xb, weights), args.infer_time))
             samples = T.interleaved(cases, args.repeats, warmup=0)
-            row = {"batch": batch, "threads": threads,
-                   "denso": T.field_median(samples["denso"], "per_call"),
-                   "torch": T.field_median(samples["torch"], "per_call") if torch is not None else float("nan"),
+            row = {"batch": batch, "threads": threads, "denso": T.field_median(samples["denso"], "per_call"),
                    "numpy": T.field_median(samples["numpy"], "per_call")}
+            for other in ("torch", "onnxruntime"):
+                row[other] = T.field_median(samples[other], "per_call") if other in samples else float("nan")
             row["denso_gflops"] = forward_flops(args.dims, batch) / row["denso"] / 1e9
             row["ceiling_share"] = row["denso_gflops"] / ceilings.get(threads, {}).get("ceiling", float("nan"))
             rows.append(row)
-    print(inference_table(rows, torch is not None) + "\n", flush=True)
+    print(inference_table(rows, torch is not None, ort_session is not None) + "\n", flush=True)
+    if ort_session is None:
+        print("(onnxruntime or onnx is not installed: its columns are skipped; pip install onnx onnxruntime.)\n",
+              flush=True)
     if not T.numpy_blas_controlled():
         print("(threadpoolctl is not installed: numpy's BLAS ran on the threads set by OPENBLAS_NUM_THREADS, "
               "not on the cell's thread count.)\n", flush=True)
     return rows
+
+
+def onnxruntime_sessions(args):
+    """threads → an onnxruntime session (its defaults, `threads` intra-op threads) on the worker's model
+    exported by denso.onnx; None when onnx or onnxruntime is missing (or DENSO_BENCH_NO_ONNXRUNTIME is set)."""
+    if os.environ.get("DENSO_BENCH_NO_ONNXRUNTIME"):
+        return None
+    try:
+        import onnx  # noqa: F401  (denso.onnx builds the graph with it)
+        import onnxruntime
+    except ImportError:
+        return None
+    import denso.onnx
+    graph = denso.onnx.to_proto(denso_model(args.dims)).SerializeToString()
+    sessions = {}
+
+    def session(threads: int):
+        if threads not in sessions:
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+            sessions[threads] = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        return sessions[threads]
+    return session
 
 
 def _latency_case(fn, seconds: float):
@@ -382,20 +416,26 @@ def _blas_case(threads: int, inner):
     return case
 
 
-def inference_table(rows: list, with_torch: bool) -> str:
+def inference_table(rows: list, with_torch: bool, with_onnxruntime: bool = False) -> str:
     headers = ["batch", "threads", "denso µs/call", "denso samples/s"]
     if with_torch:
         headers += ["torch µs/call", "torch samples/s", "× vs torch"]
+    if with_onnxruntime:
+        headers += ["onnxruntime µs/call", "onnxruntime samples/s", "× vs onnxruntime"]
     headers += ["numpy µs/call", "× vs numpy", "denso GFLOP/s", "denso % of ceiling"]
     out = []
     for r in rows:
         cells = [str(r["batch"]), str(r["threads"]), T.fmt(r["denso"] * 1e6), T.fmt(r["batch"] / r["denso"])]
         if with_torch:
             cells += [T.fmt(r["torch"] * 1e6), T.fmt(r["batch"] / r["torch"]), T.fmt(r["torch"] / r["denso"]) + "×"]
+        if with_onnxruntime:
+            cells += [T.fmt(r["onnxruntime"] * 1e6), T.fmt(r["batch"] / r["onnxruntime"]),
+                      T.fmt(r["onnxruntime"] / r["denso"]) + "×"]
         cells += [T.fmt(r["numpy"] * 1e6), T.fmt(r["numpy"] / r["denso"]) + "×", T.fmt(r["denso_gflops"]),
                   T.fmt(100 * r["ceiling_share"]) + "%"]
         out.append(cells)
     return ("### Inference (denso `predict` → probabilities; torch forward + softmax under inference_mode; "
+            "onnxruntime running denso's ONNX export (same output as predict); "
             "numpy forward + softmax on denso's weights; GFLOP/s counts the forward GEMMs)\n\n"
             + T.markdown_table(headers, out))
 

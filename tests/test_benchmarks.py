@@ -51,6 +51,15 @@ def _block_import(monkeypatch, module: str) -> None:
     monkeypatch.setattr(builtins, "__import__", fake_import)
 
 
+def _onnxruntime_available() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @pytest.fixture
 def no_torch(monkeypatch):
     _block_import(monkeypatch, "torch")
@@ -132,6 +141,10 @@ def test_bench_training_with_torch(bench, capsys):
     headers, rows = table(out[out.index("### Inference"):], "batch", bench)
     assert [r[0] for r in rows] == ["1", "1024"] and "× vs torch" in headers and "× vs numpy" in headers
     positive_numbers(rows)
+    if _onnxruntime_available():  # onnxruntime on denso's ONNX export, beside predict
+        assert "onnxruntime µs/call" in headers and "× vs onnxruntime" in headers
+    else:
+        assert "onnxruntime or onnx is not installed: its columns are skipped" in out
     headers, rows = table(out, "library", bench)
     assert [r[0] for r in rows] == ["denso", "torch"]
     positive_numbers([r[:4] for r in rows])
@@ -164,6 +177,7 @@ def test_bench_training_with_torch(bench, capsys):
 
 
 def test_bench_training_without_torch(bench, no_torch, no_sklearn, monkeypatch, capsys):
+    _block_import(monkeypatch, "onnxruntime")
     import bench_training
     assert bench.load_torch() is None and bench_training.load_mlp_classifier() is None
     monkeypatch.setattr(bench_training, "find_denso_bench", lambda: None)
@@ -176,6 +190,8 @@ def test_bench_training_without_torch(bench, no_torch, no_sklearn, monkeypatch, 
     positive_numbers(rows)
     headers, rows = table(out[out.index("### Inference"):], "batch", bench)
     assert not any("torch" in h for h in headers) and "× vs numpy" in headers
+    assert not any("onnxruntime" in h for h in headers)
+    assert "onnxruntime or onnx is not installed: its columns are skipped" in out
     positive_numbers(rows)
     assert "scikit-learn is not installed: row skipped." in out
     assert "n/a (denso-bench not found)" in out

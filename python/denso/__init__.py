@@ -27,6 +27,7 @@ from .trainer import TrainingDiverged
 from .loading import load_model
 from .model import Sequential
 from .nn import Dense, Dropout, GaussianNoise
+from . import interop, onnx  # export and PyTorch interop: they import onnx / torch only when called
 
 __version__ = _core.__version__
 
@@ -38,5 +39,5 @@ __all__ = [
     "set_num_threads", "get_num_threads", "__version__",
     "Sequential", "Dense", "Dropout", "GaussianNoise", "load_model", "TrainingDiverged",
     "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "LambdaCallback",
-    "optim", "callbacks", "initializers", "losses", "metrics",
+    "optim", "callbacks", "initializers", "losses", "metrics", "onnx", "interop",
 ]

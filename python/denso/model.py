@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import initializers, io, metrics as metrics_module, optim
+from . import initializers, io, metrics as metrics_module, optim, torch_layout
 from . import losses as losses_module
 from ._memory import aligned_zeros
 from ._checks import as_float_array, check_seed, require_finite, require_positive_int, shape_str
@@ -326,6 +326,22 @@ class Sequential:
     def save(self, path) -> None:
         """Write architecture, weights, compile settings and optimizer state to one file, atomically."""
         io.save_model(self, path)
+
+    def to_onnx(self, path, opset: int = 17):
+        """Write the model as an ONNX file whose output is what predict() returns (denso.onnx.export: input
+        "input", output "output", a dynamic batch axis); returns the ModelProto. Needs `pip install onnx`."""
+        from . import onnx as onnx_export  # imports the onnx package only now
+        return onnx_export.export(self, path, opset)
+
+    def state_dict(self) -> dict:
+        """The weights as numpy copies under PyTorch's names, {"0.weight": (out, in), "0.bias": (out,), ...}:
+        the keys of `denso.interop.to_torch(model).state_dict()` (numbering rule: denso.torch_layout)."""
+        return torch_layout.state_dict(self)
+
+    def load_state_dict(self, state_dict) -> None:
+        """Load weights named and shaped as state_dict() gives them (numpy arrays or torch tensors, e.g. a
+        torch module's state_dict()); every key must be present, with torch's (out, in) weight layout."""
+        torch_layout.load_state_dict(self, state_dict)
 
     def _require_built(self, what: str) -> None:
         if not self.built:

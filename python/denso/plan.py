@@ -21,21 +21,27 @@ def unsupported_reason(model) -> str | None:
     return None
 
 
+def layer_activation(model, layer, predicting: bool = True) -> str:
+    """The activation Dense `layer` runs: its own, except the last Dense of a compiled model, which runs what
+    the loss leaves it: in predict() (`predicting`) the loss's probabilities (softmax/sigmoid for a
+    from-logits cross-entropy), in training the identity where the loss fuses its own activation."""
+    if layer is model.dense_layers()[-1] and model.loss is not None:
+        pick = model.loss.predicted_activation if predicting else model.loss.trained_activation
+        return pick(layer.activation)
+    return layer.activation
+
+
 def layer_specs(model, predicting: bool = False) -> list:
     """One DenseSpec per Dense layer, with the Dropout/GaussianNoise layers before it as input transforms.
     The last layer runs the activation the loss leaves it: identity when the loss fuses its own, or,
     `predicting`, what predict() returns (the loss's probabilities)."""
     specs, pending = [], []
-    last = model.dense_layers()[-1]
     for layer in model.layers:
         if type(layer) in _TRANSFORMS:
             kind, attribute = _TRANSFORMS[type(layer)]
             pending.append(_core.InputTransform(kind, getattr(layer, attribute), layer.position))
             continue
-        activation = layer.activation
-        if layer is last and model.loss is not None:
-            pick = model.loss.predicted_activation if predicting else model.loss.trained_activation
-            activation = pick(activation)
+        activation = layer_activation(model, layer, predicting)
         specs.append(_core.DenseSpec(
             in_features=layer.input_dim, out_features=layer.units, activation=get_activation(activation),
             alpha=layer.alpha, use_bias=layer.use_bias, l1=layer.l1, l2=layer.l2,
