@@ -85,6 +85,8 @@ class Trainer:
 
     def fit(self, x, y, sample_weight=None) -> History:
         model, o = self.model, self.options
+        if not model.built and model.declared_input_dim() is not None:
+            model.build(model.declared_input_dim())  # Keras's Dense(..., input_dim=): x must match it
         if not model.built:
             arr = np.asarray(x)
             if arr.ndim != 2:
