@@ -30,7 +30,8 @@ from .functional import (
 )
 from .gradcheck import gradcheck
 from . import callbacks, initializers, losses, metrics, optim
-from .callbacks import EarlyStopping, History, LambdaCallback, LearningRateScheduler, ModelCheckpoint
+from .callbacks import (CSVLogger, EarlyStopping, History, LambdaCallback, LearningRateScheduler, ModelCheckpoint,
+                        ReduceLROnPlateau, TerminateOnNaN)
 from .trainer import TrainingDiverged
 from .loading import load_model
 from .model import Sequential
@@ -47,5 +48,6 @@ __all__ = [
     "set_num_threads", "get_num_threads", "__version__",
     "Sequential", "Dense", "Dropout", "GaussianNoise", "load_model", "TrainingDiverged",
     "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "LambdaCallback",
+    "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN",
     "optim", "callbacks", "initializers", "losses", "metrics",
 ]
