@@ -217,6 +217,7 @@ class Sequential:
         last line; 0 (the default) prints nothing."""
         verbose = _check_verbose(verbose)
         self.require_compiled("evaluate")
+        self._build_if_declared()
         data = check_samples(self, x, y, sample_weight=sample_weight)
         batch_size = require_positive_int(batch_size, "batch_size")
         if len(data) == 0:
