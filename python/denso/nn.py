@@ -84,7 +84,8 @@ class Dense(Layer):
 
     Args:
         units: output width.
-        activation: None/"identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "step".
+        activation: None/"identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "step", "gelu",
+            "elu", "selu", "softplus", "swish" (or "silu").
         use_bias: whether to add a bias vector.
         kernel_initializer: name ("glorot_uniform", "he_normal", ...) or callable(shape, rng, dtype).
         bias_initializer: name or callable; "zeros" by default.
@@ -150,6 +151,7 @@ class Dropout(Layer):
 
     Args:
         rate: drop probability in [0, 1).
+        input_dim / input_shape: the input width, when it is the model's first layer (as Dense's).
     """
 
     def __init__(self, rate, *, input_dim=None, input_shape=None):
@@ -175,6 +177,7 @@ class GaussianNoise(Layer):
 
     Args:
         stddev: standard deviation of the noise (>= 0).
+        input_dim / input_shape: the input width, when it is the model's first layer (as Dense's).
     """
 
     def __init__(self, stddev, *, input_dim=None, input_shape=None):
