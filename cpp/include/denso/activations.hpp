@@ -190,4 +190,10 @@ void activation_backward(CMatRef<T> A, const T* pre, MatRef<T> G, Activation act
   });
 }
 
+// The same for an activation whose g' is a function of A alone (not one that needs_preactivation).
+template <class T>
+void activation_backward(CMatRef<T> A, MatRef<T> G, Activation act, T alpha) {
+  activation_backward<T>(A, nullptr, G, act, alpha);
+}
+
 }  // namespace denso
