@@ -16,14 +16,18 @@ SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 NAMES = ["gelu", "elu", "selu", "softplus", "swish", "silu"]
 
 
+def _normal_cdf(z):
+    return 0.5 * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))
+
+
 def _sigmoid(z):
     return np.exp(-np.logaddexp(0.0, -z))
 
 
 # float64 references: value and derivative, written from the definitions.
 REFERENCE = {
-    "gelu": (lambda z: 0.5 * z * (1 + np.vectorize(math.erf)(z / math.sqrt(2))),
-             lambda z: 0.5 * (1 + np.vectorize(math.erf)(z / math.sqrt(2))) + z * np.exp(-z * z / 2) / math.sqrt(2 * math.pi)),
+    "gelu": (lambda z: z * _normal_cdf(z),
+             lambda z: _normal_cdf(z) + z * np.exp(-z * z / 2) / math.sqrt(2 * math.pi)),
     "elu": (lambda z: np.where(z > 0, z, np.expm1(z)), lambda z: np.where(z > 0, 1.0, np.exp(z))),
     "selu": (lambda z: SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(z)),
              lambda z: SELU_SCALE * np.where(z > 0, 1.0, SELU_ALPHA * np.exp(z))),

@@ -138,7 +138,8 @@ def _small_model():
 
 @pytest.mark.parametrize("name,what", [("model.h5", "Keras's HDF5"), ("model.keras", "Keras's .keras zip"),
                                        ("model.onnx", r"ONNX \(export with model.to_onnx\(path\)\)"),
-                                       ("model.pt", r"PyTorch's \(see denso.interop.to_torch\)"), ("model.txt", "the .txt format")])
+                                       ("model.pt", r"PyTorch's \(see denso.interop.to_torch\)"),
+                                       ("model.txt", "the .txt format")])
 def test_save_refuses_formats_denso_does_not_write(tmp_path, name, what):
     with pytest.raises(ValueError, match=rf"cannot save to '.*{name}': denso does not write {what}\. model.save "
                                          r"writes denso's own format, an .npz archive read back by denso.load_model; "

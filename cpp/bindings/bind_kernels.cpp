@@ -185,7 +185,8 @@ auto matrix_target_loss(const char* pred_name, Kernel kernel) {
 
 double huber_loss_py(const py::array& pred, const py::array& target, const py::object& grad,
                      const py::object& weights, double delta) {
-  if (!(delta > 0 && std::isfinite(delta))) fail("`delta` of the huber loss must be a finite number > 0, got " + repr_number(delta));
+  if (!(delta > 0 && std::isfinite(delta)))
+    fail("`delta` of the huber loss must be a finite number > 0, got " + repr_number(delta));
   auto kernel = [delta](auto P, auto Y, auto* d, auto* w) { return huber_loss(P, Y, d, w, delta); };
   return matrix_target_loss("pred", kernel)(pred, target, grad, weights);
 }

@@ -35,7 +35,8 @@ def declared_input_dim(input_dim, input_shape) -> int | None:
     if input_dim is not None:
         input_dim = require_positive_int(input_dim, "input_dim")
         if shape_dim is not None and shape_dim != input_dim:
-            raise ValueError(f"`input_dim`={input_dim} and `input_shape`={tuple(input_shape)!r} disagree; pass one of them")
+            raise ValueError(f"`input_dim`={input_dim} and `input_shape`={tuple(input_shape)!r} disagree; "
+                             "pass one of them")
         return input_dim
     return shape_dim
 

@@ -107,7 +107,9 @@ inline void activation_grad_row(const RowA& arow, const T* zd, RowG grow, Activa
   T* gd = grow.data();
   const Index n = grow.size();
   // The block of A (or Z) that lies under the gradient block b starting at s.
-  auto under = [](const T* src, AlignedBlock<T>& b, Index s) { return CMapVec<T>(src + s, b.size()).transpose().array(); };
+  auto under = [](const T* src, AlignedBlock<T>& b, Index s) {
+    return CMapVec<T>(src + s, b.size()).transpose().array();
+  };
   switch (act) {
     case Activation::identity: break;
     case Activation::relu: g = (a > T(0)).select(g, T(0)); break;  // g'(0) = 0
@@ -153,13 +155,16 @@ inline void activation_grad_row(const RowA& arow, const T* zd, RowG grow, Activa
         }
       });
       break;
-    case Activation::swish:  // σ(z)·(1 + z(1 − σ(z)))
+    case Activation::swish: {  // σ(z)·(1 + z(1 − σ(z))), σ in a second aligned buffer (no allocation)
+      alignas(64) T sigmoid[kAlignedBlock];
       over_aligned_blocks<T>(gd, n, [&](AlignedBlock<T> b, Index s) {
         const auto z = under(zd, b, s);
-        const auto sig = (T(1) / (T(1) + (-z).exp())).eval();
+        AlignedBlock<T> sig(sigmoid, b.size());
+        sig = T(1) / (T(1) + (-z).exp());
         b *= sig * (T(1) + z * (T(1) - sig));
       });
       break;
+    }
   }
 }
 
