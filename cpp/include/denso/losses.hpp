@@ -65,7 +65,7 @@ double mse_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
 template <class T>
 double mae_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
   return elementwise_mean<T>(P.rows(), P.cols(), w, [&](Index i, double scale) {
-    const auto diff = (P.row(i) - Y.row(i)).array().eval();
+    const auto diff = (P.row(i) - Y.row(i)).array();  // an expression: read twice, never stored
     if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i).array() = T(scale) * diff.sign();
     return diff.abs().template cast<double>().sum();
   });
@@ -77,7 +77,7 @@ template <class T>
 double huber_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w, double delta) {
   const T d_max = T(delta);
   return elementwise_mean<T>(P.rows(), P.cols(), w, [&](Index i, double scale) {
-    const auto diff = (P.row(i) - Y.row(i)).array().eval();
+    const auto diff = (P.row(i) - Y.row(i)).array();
     if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i).array() = T(scale) * diff.max(-d_max).min(d_max);
     const auto d = diff.template cast<double>().abs();
     return (d <= delta).select(0.5 * d.square(), delta * (d - 0.5 * delta)).sum();
