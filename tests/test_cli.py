@@ -121,6 +121,8 @@ ERRORS = [  # (arguments, exit status, message pattern)
     (["train", "--data", "model.npz"], 1, r"'model.npz' is a denso model file, not a data file"),
     (["train", "--data", "spirals", "--out", "no/such/dir/m.npz"], 1, r"--out 'no/such/dir/m.npz': the directory .* "
      r"does not exist"),
+    (["train", "--data", "spirals", "--out", "m.h5"], 2, r"^denso: error: --out: cannot save to 'm.h5': denso does "
+     r"not write Keras's HDF5\. .* name the file with .npz or .denso$"),
     (["train", "--data", "spirals", "--target", "label"], 2, r"^denso: error: --target and --test-split apply to "),
     (["train", "--data", "data.npz", "--target", "y"], 2, r"--target applies to CSV files"),
     (["train", "--lr", "-1"], 2, r"^denso train: error: argument --lr: must be > 0, got -1 \(see denso train --help\)$"),

@@ -183,8 +183,8 @@ def test_dense_spec_and_transform_check_their_fields():
         _spec(weight_offset=2**63 - 2)
     with pytest.raises(ValueError, match=r"a dense layer needs `in` and `out` in \[1, 2\*\*31\], got 0 and 3"):
         _spec(in_features=0)
-    with pytest.raises(ValueError, match="`activation` is not a valid activation value: got 9"):
-        _spec(activation=_core.Activation(9))
+    with pytest.raises(ValueError, match="`activation` is not a valid activation value: got 99"):
+        _spec(activation=_core.Activation(99))
     with pytest.raises(ValueError, match=r"`l2` must be in \[0.0, inf\), got -1.0"):
         _spec(l2=-1.0)
     with pytest.raises(ValueError, match=r"`value` must be in \[0.0, 1.0\), got 1.0"):

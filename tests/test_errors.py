@@ -159,9 +159,10 @@ PUBLIC = [
     case("xent probabilities nan", ValueError, "`target` must be finite, got nan at index (0, 0)",
          lambda: denso.categorical_crossentropy(Z, np.full((4, 3), np.nan))),
     case("unknown activation", ValueError,
-         "unknown activation 'swish'; expected one of "
-         "['identity', 'leaky_relu', 'linear', 'relu', 'sigmoid', 'softmax', 'step', 'tanh']",
-         lambda: denso.dense(X, W, activation="swish")),
+         "unknown activation 'mish'; expected one of "
+         "['elu', 'gelu', 'identity', 'leaky_relu', 'linear', 'relu', 'selu', 'sigmoid', 'silu', 'softmax', "
+         "'softplus', 'step', 'swish', 'tanh']",
+         lambda: denso.dense(X, W, activation="mish")),
     case("activation not a string", ValueError, "unknown activation 3",
          lambda: denso.dense(X, W, activation=3)),
     case("dense alpha negative", ValueError, "`alpha` must be a finite number >= 0, got -0.1",

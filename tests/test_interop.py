@@ -127,7 +127,7 @@ def test_from_torch_names_what_it_refuses():
         (nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(-0.1)), "module '1' .*negative negative_slope"),
         (nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=0)), r"module '1' .*dim=0"),
         (nn.Sequential(nn.Linear(3, 4), nn.GELU(approximate="tanh")), "module '1' .*approximate='tanh'"),
-        (nn.Sequential(nn.Linear(3, 4), nn.ELU(alpha=0.5)), "module '1' .*alpha=0.5"),
+        (nn.Sequential(nn.Linear(3, 4), nn.ELU(alpha=-0.5)), "module '1' .*negative alpha \\(-0.5\\)"),
         (nn.Sequential(nn.Linear(3, 4), nn.Linear(5, 2)), "module '1' takes 5 features but the Linear before it gives"),
         (nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2, dtype=torch.float64)), "module '1' is torch.float64"),
         (nn.Sequential(nn.Linear(3, 4, dtype=torch.float16)), "float32 or float64, got torch.float16"),

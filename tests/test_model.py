@@ -191,8 +191,8 @@ def test_regression_targets_must_be_finite():
 def test_unknown_names_and_missing_steps():
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         _classifier().compile("adam", "hinge")
-    with pytest.raises(ValueError, match="unknown activation 'swish'"):
-        Dense(3, activation="swish")
+    with pytest.raises(ValueError, match="unknown activation 'mish'"):
+        Dense(3, activation="mish")
     with pytest.raises(ValueError, match="adam"):
         _classifier().compile("adamax", "mse")
     with pytest.raises(ValueError, match="glorot_uniform"):

@@ -198,7 +198,7 @@ def _softmax(x):
 
 REFERENCES = {
     "gelu": lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))),
-    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+    "elu": lambda x: np.where(x > 0, x, 0.3 * np.expm1(np.minimum(x, 0))),  # alpha 0.3, as activation_graph passes
     "selu": lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(np.minimum(x, 0))),
     "softplus": lambda x: np.logaddexp(0.0, x),
     "swish": lambda x: x / (1 + np.exp(-x)),

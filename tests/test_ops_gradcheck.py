@@ -13,6 +13,8 @@ ops here score ≤ 6e-8, a wrong one (factor, sign, transposed or un-summed broa
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from conftest import assert_close
@@ -86,6 +88,11 @@ NP_ACT = {
     "tanh": np.tanh,
     "softmax": np_softmax,
     "step": lambda z: (z > 0).astype(z.dtype),
+    "gelu": lambda z: 0.5 * z * (1 + np.vectorize(math.erf)(z / np.sqrt(2))),
+    "elu": lambda z: np.where(z > 0, z, ALPHA * np.expm1(z)),
+    "selu": lambda z: 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * np.expm1(z)),
+    "softplus": lambda z: np.logaddexp(0, z),
+    "swish": lambda z: z * np_sigmoid(z),
 }
 
 # Fixed targets for the losses (constants of the differentiated function).
@@ -98,6 +105,19 @@ ONE_HOT = np.eye(3)[LABELS]
 Y_PROB = _T.random((5, 3)) + 0.1
 Y_PROB /= Y_PROB.sum(axis=1, keepdims=True)
 X_CONST = _T.standard_normal((5, 4)).astype(np.float32)  # float32: float32 weights stay float32
+
+
+def AWAY(target):
+    """Predictions at least 0.1 from `target` (plus a normal step): |p − y| never straddles mae's kink."""
+    def make(rng):
+        step = rng.standard_normal(target.shape)
+        return target + np.where(np.abs(step) < 0.1, np.sign(step) * 0.1 + step, step)
+    return make
+
+
+def np_huber(p, y, delta):
+    d = np.abs(p - y)
+    return np.where(d <= delta, 0.5 * d ** 2, delta * (d - 0.5 * delta)).mean()
 MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
 
 
@@ -189,6 +209,14 @@ CASES = [
     ("tanh 1-D", lambda a: a.tanh(), np.tanh, [N(5)]),
     ("sigmoid 0-D", lambda a: a.sigmoid(), np_sigmoid, [N()]),
     ("step", denso.step, NP_ACT["step"], [NZ(3, 4)]),
+    ("gelu", denso.gelu, NP_ACT["gelu"], [N(3, 4)]),
+    ("elu", lambda a: denso.elu(a, ALPHA), NP_ACT["elu"], [NZ(3, 4)]),
+    ("elu method alpha=1", lambda a: a.elu(), lambda z: np.where(z > 0, z, np.expm1(z)), [NZ(2, 3, 4)]),
+    ("selu", denso.selu, NP_ACT["selu"], [NZ(3, 4)]),
+    ("softplus", denso.softplus, NP_ACT["softplus"], [N(3, 4)]),
+    ("softplus wide", denso.softplus, NP_ACT["softplus"], [lambda rng: rng.uniform(-6, 6, (4, 5))]),
+    ("swish", denso.swish, NP_ACT["swish"], [N(3, 4)]),
+    ("silu method", lambda a: a.silu(), NP_ACT["swish"], [N(5)]),
     ("softmax", denso.softmax, np_softmax, [N(3, 4)]),
     ("softmax axis=0", lambda a: a.softmax(axis=0), lambda a: np_softmax(a, 0), [N(3, 4)]),
     ("softmax axis=1 3-D", lambda a: denso.softmax(a, 1), lambda a: np_softmax(a, 1), [N(2, 3, 4)]),
@@ -207,6 +235,11 @@ CASES = [
     # fused losses (targets are constants)
     ("mse 2-D", lambda p: denso.mse(p, Y_REAL), lambda p: ((p - Y_REAL) ** 2).mean(), [N(5, 3)]),
     ("mse 1-D", lambda p: denso.mse(p, Y_REAL[:, 0]), lambda p: ((p - Y_REAL[:, 0]) ** 2).mean(), [N(5)]),
+    ("mae 2-D", lambda p: denso.mae(p, Y_REAL), lambda p: np.abs(p - Y_REAL).mean(), [AWAY(Y_REAL)]),
+    ("mae 1-D", lambda p: denso.mae(p, Y_REAL[:, 0]), lambda p: np.abs(p - Y_REAL[:, 0]).mean(),
+     [AWAY(Y_REAL[:, 0])]),
+    ("huber", lambda p: denso.huber(p, Y_REAL), lambda p: np_huber(p, Y_REAL, 1.0), [N(5, 3)]),
+    ("huber delta=0.3", lambda p: denso.huber(p, Y_REAL, delta=0.3), lambda p: np_huber(p, Y_REAL, 0.3), [N(5, 3)]),
     ("bce 2-D soft", lambda z: denso.binary_crossentropy(z, Y_BINARY), lambda z: np_bce(z, Y_BINARY), [N(5, 3)]),
     ("bce 1-D", lambda z: denso.binary_crossentropy(z, Y_BINARY_1D), lambda z: np_bce(z, Y_BINARY_1D), [N(6)]),
     ("xent labels", lambda z: denso.categorical_crossentropy(z, LABELS), lambda z: np_xent(z, ONE_HOT), [N(5, 3)]),

@@ -38,6 +38,14 @@ CASES = [
     ("categorical_crossentropy", lambda: [Dense(10, activation="relu", l1=1e-3, l2=1e-3), Dropout(0.5),
                                           Dense(7, activation="relu"), Dense(3)],
      lambda: denso.optim.AdamW(lr=1e-2)),
+    # the activations whose backward needs the pre-activation Z (gelu, swish) and the rest, hidden and last
+    ("mae", lambda: [Dense(12, activation="gelu"), Dense(3, activation="softplus")],
+     lambda: denso.optim.Adam(learning_rate=1e-2)),
+    ("huber", lambda: [Dense(12, activation="swish", l2=1e-3), Dropout(0.2), Dense(8, activation="selu"),
+                       Dense(3, activation="elu")], lambda: denso.optim.SGD(lr=0.05, momentum=0.9)),
+    ("mse", lambda: [Dense(10, activation="silu"), Dense(3, activation="gelu")], lambda: denso.optim.RMSprop(lr=1e-2)),
+    (denso.losses.Huber(delta=0.25), lambda: [Dense(10, activation="elu", alpha=0.5), Dense(3)],
+     lambda: denso.optim.Adam(lr=1e-2)),
 ]
 
 

@@ -1,6 +1,7 @@
 // Dense, activation and loss kernels: check → release the GIL → call → return.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <sstream>
@@ -15,17 +16,28 @@ using namespace denso::checks;
 
 namespace {
 
-// The backward pass tells leaky_relu's branches apart by the sign of the output: alpha >= 0.
+// The backward pass tells leaky_relu's and elu's branches apart by the sign of the output: alpha >= 0.
 void require_alpha(Activation act, double alpha) {
-  if (act == Activation::leaky_relu && !(alpha >= 0)) {
+  if ((act == Activation::leaky_relu || act == Activation::elu) && !(alpha >= 0 && std::isfinite(alpha))) {
     std::ostringstream got;
     got << alpha;
-    fail("`alpha` of leaky_relu must be >= 0, got " + got.str());
+    fail(std::string("`alpha` of ") + (act == Activation::elu ? "elu" : "leaky_relu") + " must be >= 0, got " +
+         got.str());
   }
 }
 
+// The optional pre-activation buffer `name` (rows × cols of T, apart from `other`): null for None.
+template <class T>
+T* preactivation_or_null(const py::object& obj, const char* name, Index rows, Index cols) {
+  if (obj.is_none()) return nullptr;
+  auto a = as_array(obj, name);
+  auto Z = mut_matrix<T>(a, name);
+  require_shape(Z, name, rows, cols);
+  return Z.data();
+}
+
 void dense_forward_py(const py::array& x, const py::array& weight, const py::object& bias, py::array out,
-                      Activation act, double alpha) {
+                      Activation act, double alpha, const py::object& pre) {
   dispatch_float(x, "x", [&](auto tag) {
     using T = decltype(tag);
     auto X = matrix<T>(x, "x");
@@ -40,8 +52,15 @@ void dense_forward_py(const py::array& x, const py::array& weight, const py::obj
     require_no_overlap(A, "out", X, "x");
     require_no_overlap(A, "out", W, "weight");
     if (b) require_no_overlap(A, "out", CMapVec<T>(b, W.cols()), "bias");
+    T* Z = preactivation_or_null<T>(pre, "pre", X.rows(), W.cols());
+    if (Z) {
+      const MapMat<T> zm(Z, X.rows(), W.cols());
+      require_no_overlap(zm, "pre", A, "out");
+      require_no_overlap(zm, "pre", X, "x");
+      require_no_overlap(zm, "pre", W, "weight");
+    }
     NativeCall native;
-    dense_forward<T>(X, W, b, act, T(alpha), A);
+    dense_forward<T>(X, W, b, act, T(alpha), A, false, Z);
   });
 }
 
@@ -70,10 +89,20 @@ void activation_forward_py(const py::array& z, py::array out, Activation act, do
   });
 }
 
-void activation_backward_py(const py::array& out, py::array grad, Activation act, double alpha) {
-  activation_pass(out, "out", grad, "grad", act, alpha, /*in_place_ok=*/false, [act](auto A, auto G, auto a) {
+// `z` (the pre-activation) is read only by the activations that need_preactivation, which require it.
+void activation_backward_py(const py::array& out, py::array grad, Activation act, double alpha, const py::object& z) {
+  if (needs_preactivation(act) && z.is_none())
+    fail("the backward pass of gelu and swish needs `z`, the pre-activation input, got None");
+  activation_pass(out, "out", grad, "grad", act, alpha, /*in_place_ok=*/false, [&](auto A, auto G, auto a) {
     using T = decltype(a);
-    activation_backward<T>(A, G, act, a);
+    const T* Z = nullptr;
+    if (!z.is_none()) {
+      auto zm = matrix<T>(as_array(z, "z"), "z");
+      require_shape(zm, "z", A.rows(), A.cols());
+      require_no_overlap(G, "grad", zm, "z");
+      Z = zm.data();
+    }
+    activation_backward<T>(A, Z, G, act, a);
   });
 }
 
@@ -154,6 +183,14 @@ auto matrix_target_loss(const char* pred_name, Kernel kernel) {
   };
 }
 
+double huber_loss_py(const py::array& pred, const py::array& target, const py::object& grad,
+                     const py::object& weights, double delta) {
+  if (!(delta > 0 && std::isfinite(delta)))
+    fail("`delta` of the huber loss must be a finite number > 0, got " + repr_number(delta));
+  auto kernel = [delta](auto P, auto Y, auto* d, auto* w) { return huber_loss(P, Y, d, w, delta); };
+  return matrix_target_loss("pred", kernel)(pred, target, grad, weights);
+}
+
 double softmax_xent_labels_loss_py(const py::array& logits, const py::array& labels, const py::object& grad,
                                    const py::object& weights) {
   return dispatch_float(logits, "logits", [&](auto tag) {
@@ -181,14 +218,24 @@ void bind_kernels(py::module_& m) {
       .value("sigmoid", Activation::sigmoid)
       .value("tanh", Activation::tanh)
       .value("softmax", Activation::softmax)
-      .value("step", Activation::step);
+      .value("step", Activation::step)
+      .value("gelu", Activation::gelu)
+      .value("elu", Activation::elu)
+      .value("selu", Activation::selu)
+      .value("softplus", Activation::softplus)
+      .value("swish", Activation::swish);
+  m.def("needs_preactivation", &needs_preactivation, py::arg("activation"),
+        "Whether the activation's backward pass needs the pre-activation z besides its output (gelu, swish).");
 
   m.def("dense_forward", &dense_forward_py, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("out"),
-        py::arg("activation"), py::arg("alpha") = 0.01, "out = g(x @ weight + bias), in place on `out`.");
+        py::arg("activation"), py::arg("alpha") = 0.01, py::arg("pre") = py::none(),
+        "out = g(x @ weight + bias), in place on `out`; `pre`, when given, receives x @ weight + bias.");
   m.def("activation_forward", &activation_forward_py, py::arg("z"), py::arg("out"), py::arg("activation"),
         py::arg("alpha") = 0.01, "out = g(z) row-wise; `out` may be `z`.");
   m.def("activation_backward", &activation_backward_py, py::arg("out"), py::arg("grad"), py::arg("activation"),
-        py::arg("alpha") = 0.01, "grad *= g'(z), with g' recovered from the activation output `out`; in place.");
+        py::arg("alpha") = 0.01, py::arg("z") = py::none(),
+        "grad *= g'(z), with g' recovered from the activation output `out` (from the pre-activation `z`, "
+        "required, for gelu and swish); in place.");
   m.def("dense_backward_params", &dense_backward_params_py, py::arg("x"), py::arg("grad"),
         py::arg("grad_weight"), py::arg("grad_bias"), py::arg("accumulate") = false,
         "grad_weight (+)= x.T @ grad; grad_bias (+)= grad.sum(0).");
@@ -198,6 +245,12 @@ void bind_kernels(py::module_& m) {
   m.def("mse_loss", matrix_target_loss("pred", [](auto P, auto Y, auto* d, auto* w) { return mse_loss(P, Y, d, w); }),
         py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),
         "Mean squared error over all elements; writes its gradient into `grad` when given.");
+  m.def("mae_loss", matrix_target_loss("pred", [](auto P, auto Y, auto* d, auto* w) { return mae_loss(P, Y, d, w); }),
+        py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),
+        "Mean absolute error over all elements (subgradient 0 at 0); gradient into `grad` when given.");
+  m.def("huber_loss", &huber_loss_py, py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(),
+        py::arg("weights") = py::none(), py::arg("delta") = 1.0,
+        "Huber loss with threshold `delta` (> 0), mean over all elements; gradient into `grad` when given.");
   m.def("bce_logits_loss",
         matrix_target_loss("logits", [](auto Z, auto Y, auto* d, auto* w) { return bce_logits_loss(Z, Y, d, w); }),
         py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),

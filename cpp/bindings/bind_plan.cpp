@@ -46,7 +46,7 @@ DenseSpec make_spec(Index in, Index out, Activation activation, double alpha, bo
   require_range(alpha, "alpha", 0.0, HUGE_VAL, true);
   require_range(l1, "l1", 0.0, HUGE_VAL, true);
   require_range(l2, "l2", 0.0, HUGE_VAL, true);
-  require_enum(activation, Activation::step, "activation");
+  require_enum(activation, Activation::swish, "activation");
   return {in, out, activation, alpha, use_bias, l1, l2, weight_offset, bias_offset, std::move(transforms)};
 }
 
@@ -121,9 +121,11 @@ void check_schedule(const py::array& order, Index n, Index batch_size, Index max
 class PyPlan {
  public:
   PyPlan(std::vector<DenseSpec> specs, LossKind loss, const OptimizerConfig& opt, Index max_batch,
-         std::uint64_t seed, py::array params, py::array grads, const py::list& slots)
-      : loss_(require_enum(loss, LossKind::softmax_xent, "loss")), params_(params), grads_(grads) {
+         std::uint64_t seed, py::array params, py::array grads, const py::list& slots, double loss_delta)
+      : loss_(require_enum(loss, LossKind::huber, "loss")), params_(params), grads_(grads) {
     if (max_batch < 1) fail("`max_batch` must be >= 1, got " + std::to_string(max_batch));
+    if (!(loss_delta > 0 && std::isfinite(loss_delta)))
+      fail("`loss_delta` must be a finite number > 0, got " + repr_number(loss_delta));
     const Index total = tiled_params(specs);
     const int count = optimizer_slot_count(opt);
     if (Index(slots.size()) != count)
@@ -138,7 +140,7 @@ class PyPlan {
         slot_ptrs.push_back(buffers.get<T>(slots[i], "slots[" + std::to_string(i) + "]", true));
         slots_.push_back(py::reinterpret_borrow<py::array>(slots[i]));
       }
-      plan_ = std::make_unique<Plan<T>>(std::move(specs), loss, opt, max_batch, seed, P, G, slot_ptrs);
+      plan_ = std::make_unique<Plan<T>>(std::move(specs), loss, opt, max_batch, seed, P, G, slot_ptrs, loss_delta);
     });
   }
 
@@ -230,7 +232,9 @@ void bind_specs(py::module_& m) {
       .value("mse", LossKind::mse)
       .value("bce_logits", LossKind::bce_logits)
       .value("softmax_xent_labels", LossKind::softmax_xent_labels)
-      .value("softmax_xent", LossKind::softmax_xent);
+      .value("softmax_xent", LossKind::softmax_xent)
+      .value("mae", LossKind::mae)
+      .value("huber", LossKind::huber);
   py::enum_<TransformKind>(m, "TransformKind", "A training-only transform of a dense layer's input.")
       .value("dropout", TransformKind::dropout)
       .value("gaussian_noise", TransformKind::gaussian_noise);
@@ -257,9 +261,10 @@ void bind_plan(py::module_& m) {
   bind_specs(m);
   py::class_<PyPlan>(m, "Plan")
       .def(py::init<std::vector<DenseSpec>, LossKind, const OptimizerConfig&, Index, std::uint64_t, py::array,
-                    py::array, const py::list&>(),
+                    py::array, const py::list&, double>(),
            py::arg("layers"), py::arg("loss"), py::arg("optimizer"), py::arg("max_batch"), py::arg("seed"),
-           py::arg("params"), py::arg("grads"), py::arg("slots"))
+           py::arg("params"), py::arg("grads"), py::arg("slots"), py::arg("loss_delta") = 1.0,
+           "`loss_delta`: the huber loss's delta (> 0; unused by the other losses).")
       .def("train", &PyPlan::train, py::arg("x"), py::arg("y"), py::arg("labels"), py::arg("weights"), py::arg("order"),
            py::arg("batch_size"), py::arg("first"), py::arg("last"), py::arg("lrs"), py::arg("step"),
            "Train batches [first, last) of the epoch ordered by `order`; their Totals (step + batches updates).")

@@ -18,7 +18,8 @@ namespace {
 std::string totals_repr(const Totals& t) {
   const auto num = repr_number;
   return "Totals(loss=" + num(t.loss) + ", data_loss=" + num(t.data_loss) + ", correct=" + num(t.correct) +
-         ", abs_error=" + num(t.abs_error) + ", weight=" + num(t.weight) + ", rows=" + std::to_string(t.rows) + ", batches=" +
+         ", abs_error=" + num(t.abs_error) + ", sq_error=" + num(t.sq_error) + ", weight=" + num(t.weight) +
+         ", rows=" + std::to_string(t.rows) + ", batches=" +
          std::to_string(t.batches) + ", finite=" + (t.finite ? "True" : "False") + ", bad_batch=" +
          std::to_string(t.bad_batch) + ", overflowed=" + (t.overflowed ? "True" : "False") + ")";
 }
@@ -26,7 +27,7 @@ std::string totals_repr(const Totals& t) {
 // One batch of the graph path counted exactly as the plan counts its own.
 Totals count_batch_py(LossKind kind, const py::array& logits, const py::object& y, const py::object& labels,
                       double data_loss, double penalty, const py::object& weights) {
-  require_enum(kind, LossKind::softmax_xent, "loss");
+  require_enum(kind, LossKind::huber, "loss");
   return dispatch_float(logits, "logits", [&](auto tag) {
     using T = decltype(tag);
     auto Z = matrix<T>(logits, "logits");
@@ -65,6 +66,7 @@ void bind_totals(py::module_& m) {
       .def_readonly("data_loss", &Totals::data_loss)
       .def_readonly("correct", &Totals::correct)
       .def_readonly("abs_error", &Totals::abs_error)
+      .def_readonly("sq_error", &Totals::sq_error)
       .def_readonly("weight", &Totals::weight)
       .def_readonly("rows", &Totals::rows)
       .def_readonly("batches", &Totals::batches)

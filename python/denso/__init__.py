@@ -11,18 +11,27 @@ from .functional import (
     binary_crossentropy,
     categorical_crossentropy,
     dense,
+    elu,
+    gelu,
+    huber,
     leaky_relu,
     log_softmax,
+    mae,
     mse,
     relu,
+    selu,
     sigmoid,
+    silu,
     softmax,
+    softplus,
     step,
+    swish,
     tanh,
 )
 from .gradcheck import gradcheck
 from . import callbacks, initializers, losses, metrics, optim
-from .callbacks import EarlyStopping, History, LambdaCallback, LearningRateScheduler, ModelCheckpoint
+from .callbacks import (CSVLogger, EarlyStopping, History, LambdaCallback, LearningRateScheduler, ModelCheckpoint,
+                        ReduceLROnPlateau, TerminateOnNaN)
 from .trainer import TrainingDiverged
 from .loading import load_model
 from .model import Sequential
@@ -34,10 +43,12 @@ __version__ = _core.__version__
 __all__ = [
     "Tensor", "no_grad", "is_grad_enabled", "gradcheck",
     "dense", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "step",
+    "gelu", "elu", "selu", "softplus", "swish", "silu",
     "exp", "log", "matmul",
-    "mse", "binary_crossentropy", "categorical_crossentropy",
+    "mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy",
     "set_num_threads", "get_num_threads", "__version__",
     "Sequential", "Dense", "Dropout", "GaussianNoise", "load_model", "TrainingDiverged",
     "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "LambdaCallback",
+    "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN",
     "optim", "callbacks", "initializers", "losses", "metrics", "onnx", "interop",
 ]

@@ -19,6 +19,14 @@ class Activation:
     tanh: Activation
     softmax: Activation
     step: Activation
+    gelu: Activation
+    elu: Activation
+    selu: Activation
+    softplus: Activation
+    swish: Activation
+
+def needs_preactivation(activation: Activation) -> bool:
+    """Whether the activation's backward pass needs the pre-activation z besides its output (gelu, swish)."""
 
 class OptimizerKind:
     sgd: OptimizerKind
@@ -51,6 +59,8 @@ class LossKind:
     bce_logits: LossKind
     softmax_xent_labels: LossKind
     softmax_xent: LossKind
+    mae: LossKind
+    huber: LossKind
 
 class TransformKind:
     dropout: TransformKind
@@ -80,6 +90,7 @@ class Totals:
     data_loss: float
     correct: float
     abs_error: float
+    sq_error: float
     weight: float
     rows: int
     batches: int
@@ -95,12 +106,15 @@ class Totals:
 
 def count_batch(loss: LossKind, logits: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray],
                 data_loss: float, penalty: float, weights: Optional[np.ndarray] = None) -> Totals:
-    """Totals of one batch, counted as the plan counts its own (argmax; logit > 0 vs target >= 0.5; |error|)."""
+    """Totals of one batch, counted as the plan counts its own (argmax; logit > 0 vs target >= 0.5; |error|
+    and error² for the regression losses)."""
 
 class Plan:
     """A compiled stack of dense layers + fused loss + optimizer over caller-owned flat buffers."""
     def __init__(self, layers: list[DenseSpec], loss: LossKind, optimizer: OptimizerConfig, max_batch: int,
-                 seed: int, params: np.ndarray, grads: np.ndarray, slots: list[np.ndarray]) -> None: ...
+                 seed: int, params: np.ndarray, grads: np.ndarray, slots: list[np.ndarray],
+                 loss_delta: float = 1.0) -> None:
+        """`loss_delta`: the huber loss's delta (> 0; unused by the other losses)."""
     def train(self, x: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray],
               weights: Optional[np.ndarray], order: np.ndarray, batch_size: int, first: int, last: int,
               lrs: np.ndarray, step: int) -> Totals:
@@ -118,12 +132,14 @@ class Plan:
         """Updates applied when the last train call ended (normally or by an exception from the hook)."""
 
 def dense_forward(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray], out: np.ndarray,
-                  activation: Activation, alpha: float = 0.01) -> None:
-    """out = g(x @ weight + bias)."""
+                  activation: Activation, alpha: float = 0.01, pre: Optional[np.ndarray] = None) -> None:
+    """out = g(x @ weight + bias); `pre`, when given, receives x @ weight + bias."""
 def activation_forward(z: np.ndarray, out: np.ndarray, activation: Activation, alpha: float = 0.01) -> None:
     """out = g(z) row-wise; `out` may be `z`."""
-def activation_backward(out: np.ndarray, grad: np.ndarray, activation: Activation, alpha: float = 0.01) -> None:
-    """grad *= g'(z), with g' recovered from the activation output `out`."""
+def activation_backward(out: np.ndarray, grad: np.ndarray, activation: Activation, alpha: float = 0.01,
+                        z: Optional[np.ndarray] = None) -> None:
+    """grad *= g'(z), with g' recovered from the activation output `out` (from the pre-activation `z`,
+    required, for gelu and swish)."""
 def dense_backward_params(x: np.ndarray, grad: np.ndarray, grad_weight: np.ndarray,
                           grad_bias: Optional[np.ndarray], accumulate: bool = False) -> None:
     """grad_weight (+)= x.T @ grad; grad_bias (+)= grad.sum(0)."""
@@ -133,6 +149,12 @@ def dense_backward_input(grad: np.ndarray, weight: np.ndarray, grad_input: np.nd
 def mse_loss(pred: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
         weights: Optional[np.ndarray] = None) -> float:
     """mean((pred - target)^2) over all elements; its gradient into `grad`."""
+def mae_loss(pred: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
+        weights: Optional[np.ndarray] = None) -> float:
+    """mean(|pred - target|) over all elements; its (sub)gradient, 0 where pred == target, into `grad`."""
+def huber_loss(pred: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
+        weights: Optional[np.ndarray] = None, delta: float = 1.0) -> float:
+    """Huber loss (quadratic within `delta`, linear beyond), mean over all elements; gradient into `grad`."""
 def bce_logits_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
         weights: Optional[np.ndarray] = None) -> float:
     """Binary cross-entropy from logits, mean over all elements."""

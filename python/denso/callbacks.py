@@ -14,6 +14,7 @@ A callback can rely on this model interface:
 """
 from __future__ import annotations
 
+import csv
 import inspect
 import math
 import os
@@ -519,3 +520,180 @@ class LambdaCallback(Callback):
         """Call the on_batch_end function, if any."""
         if self._hooks["on_batch_end"] is not None:
             self._hooks["on_batch_end"](batch, logs)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by `factor` when a monitored quantity has stopped improving (Keras's
+    rule, step by step).
+
+    An epoch *improves* when its value beats the best so far by more than `min_delta` (lower for mode
+    "min", higher for "max"). After `patience` epochs in a row without improvement, the rate becomes
+    max(lr·factor, min_lr) (unless it is already at or below min_lr), and the next `cooldown` epochs
+    count no waiting. The rate the epoch ran with is recorded as logs["lr"]; the new rate applies from
+    the next epoch. The logs must contain `monitor`: a missing key raises ValueError listing the
+    available ones (Keras only warns).
+
+    Args:
+        monitor: the log key to watch, e.g. "val_loss".
+        factor: the rate's multiplier, in [0, 1).
+        patience: epochs without improvement before the rate is reduced.
+        verbose: 1 prints a line when the rate is reduced.
+        mode: "min", "max", or "auto" ("max" if `monitor` contains "acc", else "min").
+        min_delta: the smallest change that counts as an improvement.
+        cooldown: epochs to wait after a reduction before counting epochs without improvement again.
+        min_lr: the rate is never reduced below this.
+
+    Attributes:
+        best: the best monitored value so far; wait: epochs without improvement; cooldown_counter.
+
+    Example:
+        >>> plateau = ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5)
+        >>> # model.fit(x, y, validation_split=0.1, epochs=100, callbacks=[plateau])
+    """
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,
+                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0):
+        super().__init__()
+        self.monitor = _require_str(monitor, "monitor")
+        self.factor = require_number(factor, "factor", low=0.0, high=1.0, high_open=True)
+        self.patience = require_positive_int(patience, "patience", minimum=0)
+        self.verbose = require_positive_int(verbose, "verbose", minimum=0)
+        self.mode = mode
+        self.monitor_op = _monitor_op(monitor, mode)
+        self.min_delta = require_number(min_delta, "min_delta")
+        self.cooldown = require_positive_int(cooldown, "cooldown", minimum=0)
+        self.min_lr = require_number(min_lr, "min_lr", low=0.0)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None) -> None:
+        """Reset best, wait and cooldown, so the callback can be reused across fits."""
+        self.best = math.inf if self.monitor_op is np.less else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _improves(self, current: float) -> bool:
+        delta = -self.min_delta if self.monitor_op is np.less else self.min_delta
+        return bool(self.monitor_op(current - delta, self.best))
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Record logs["lr"]; count an epoch without improvement, and reduce the rate after `patience`."""
+        current = _monitor_value(logs, self.monitor, "ReduceLROnPlateau")
+        optimizer = self.model.optimizer
+        logs["lr"] = float(optimizer.lr)
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improves(current):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience and optimizer.lr > self.min_lr:
+                optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {optimizer.lr:g}.")
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as a row of a CSV file: an "epoch" column (0-based, as Keras) and the log
+    keys of the first epoch, sorted. The file is written as training goes (a row per epoch, flushed),
+    so it survives an interrupted fit; a key missing from a later epoch is written as "NA".
+
+    Args:
+        filename: the CSV file.
+        separator: the field separator (one character).
+        append: add to an existing file (its header is kept, none is written again) instead of
+            overwriting it.
+
+    Example:
+        >>> logger = CSVLogger("training.csv")
+        >>> # model.fit(x, y, epochs=10, callbacks=[logger])
+    """
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        super().__init__()
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(f"`filename` must be a string or path, got {filename!r}")
+        self.filename = os.fspath(filename)
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"`separator` must be a single character, got {separator!r}")
+        self.separator = separator
+        self.append = bool(append)
+        self.keys = None
+
+    def on_train_begin(self, logs=None) -> None:
+        """Start the file (empty it unless appending); the header waits for the first epoch's keys."""
+        self.keys = None
+        if not self.append:
+            with open(self.filename, "w", encoding="utf-8"):
+                pass
+        self._write_header = not os.path.exists(self.filename) or os.path.getsize(self.filename) == 0
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Append the epoch's row (and, first, the header)."""
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+        row = {"epoch": epoch, **{key: logs.get(key, "NA") for key in self.keys}}
+        with open(self.filename, "a", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["epoch", *self.keys], delimiter=self.separator, lineterminator="\n")
+            if self._write_header:
+                writer.writeheader()
+                self._write_header = False
+            writer.writerow(row)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training, without raising, when the loss becomes NaN or infinite (Keras's TerminateOnNaN).
+
+    Without it, `fit` raises TrainingDiverged on a non-finite loss. With it, `fit` prints
+    "Batch b: Invalid loss, terminating training", ends that epoch (its logs have loss NaN; metrics
+    and validation come from the batches before the bad one), and returns the History. Unlike
+    Keras, the weights are those of the last finite step: the bad batch's update is never applied
+    (and an update that overflowed the weights is undone), so the model stays usable.
+
+    In a hand-written loop, `on_batch_end` and `on_epoch_end` stop on a non-finite logs["loss"] as
+    Keras's do; `fit` does not need to return to Python every batch for it.
+
+    Attributes:
+        stopped_epoch, stopped_batch: where training was stopped (0-based; None if it was not).
+
+    Example:
+        >>> history = model.fit(x, y, epochs=50, callbacks=[TerminateOnNaN()])
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.on_train_begin()
+
+    @property
+    def needs_batch_hooks(self) -> bool:
+        """False: fit reports a non-finite loss through `terminate` without per-batch hooks."""
+        return False
+
+    def on_train_begin(self, logs=None) -> None:
+        self.stopped_epoch = self.stopped_batch = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self._epoch = epoch
+
+    def terminate(self, epoch: int, batch: int) -> None:
+        """Stop training at `batch` of `epoch` (0-based): what fit calls on a non-finite loss."""
+        print(f"Batch {batch}: Invalid loss, terminating training")
+        self.stopped_epoch, self.stopped_batch = epoch, batch
+        self.model.stop_training = True
+
+    def on_batch_end(self, batch, logs=None) -> None:
+        """Stop when logs["loss"] is NaN or infinite."""
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(_log_float(loss, "loss")) and self.stopped_batch is None:
+            self.terminate(self._epoch, batch)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        """Stop when the epoch's logs["loss"] is NaN or infinite (a loop without batch hooks)."""
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(_log_float(loss, "loss")) and not self.model.stop_training:
+            print(f"Epoch {epoch}: Invalid loss, terminating training")
+            self.stopped_epoch = epoch
+            self.model.stop_training = True

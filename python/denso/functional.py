@@ -1,7 +1,9 @@
 """Ops whose forward and backward run in the C++ kernels: activations, the fused dense layer, losses.
 
-Activations keep only their output A: each derivative is recovered from A (relu: A > 0,
-sigmoid: A(1 − A), tanh: 1 − A², softmax: the Jacobian-vector product A ⊙ (g − ⟨g, A⟩)).
+Activations keep their output A and recover each derivative from it (relu: A > 0, sigmoid: A(1 − A),
+tanh: 1 − A², elu: A + α below 0, softplus: 1 − e^−A, softmax: the Jacobian-vector product
+A ⊙ (g − ⟨g, A⟩)); gelu and swish are not monotone, so their nodes also keep the input Z
+(`_core.needs_preactivation`).
 Losses take logits and are batch means; their gradient comes fused from the kernel.
 """
 from __future__ import annotations
@@ -23,7 +25,26 @@ ACTIVATIONS = {
     "tanh": _core.Activation.tanh,
     "softmax": _core.Activation.softmax,
     "step": _core.Activation.step,
+    "gelu": _core.Activation.gelu,
+    "elu": _core.Activation.elu,
+    "selu": _core.Activation.selu,
+    "softplus": _core.Activation.softplus,
+    "swish": _core.Activation.swish,
+    "silu": _core.Activation.swish,
 }
+
+# `alpha` when none is given: leaky_relu's negative slope, elu's α (Keras's and PyTorch's defaults).
+DEFAULT_ALPHA = {_core.Activation.elu: 1.0}
+
+
+def default_alpha(activation) -> float:
+    """The `alpha` an activation runs with when none is given (0.01: leaky_relu's slope; elu: 1.0)."""
+    return DEFAULT_ALPHA.get(get_activation(activation), 0.01)
+
+
+def _alpha(activation, alpha) -> float:
+    """`alpha` checked (>= 0), or the activation's default for None."""
+    return default_alpha(activation) if alpha is None else require_number(alpha, "alpha", low=0.0)
 
 
 def get_activation(name) -> "_core.Activation":
@@ -49,10 +70,11 @@ def _activation(x, act, alpha: float, name: str) -> Tensor:
     z = _rows(x.data)
     out = np.empty_like(z)
     _core.activation_forward(z, out, act, alpha)
+    pre = z if _core.needs_preactivation(act) else None
 
     def backward(g):
         grad = np.array(_rows(g), copy=True)
-        _core.activation_backward(out, grad, act, alpha)
+        _core.activation_backward(out, grad, act, alpha, pre)
         return (grad.reshape(x.shape),)
 
     return Tensor._from_op(out.reshape(x.shape), (x,), backward, name)
@@ -82,6 +104,35 @@ def step(x) -> Tensor:
     """Heaviside step (1 where x > 0). Its derivative is zero almost everywhere, so gradients
     through it are zero: a step network cannot be trained by backpropagation."""
     return _activation(x, _core.Activation.step, 0.0, "step")
+
+
+def gelu(x) -> Tensor:
+    """x·Φ(x) = ½x(1 + erf(x/√2)), the exact form (PyTorch's approximate='none', Keras's approximate=False)."""
+    return _activation(x, _core.Activation.gelu, 0.0, "gelu")
+
+
+def elu(x, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha·(exp(x) − 1) otherwise (alpha >= 0); the derivative at 0 is alpha, as PyTorch's."""
+    alpha = require_number(alpha, "alpha", low=0.0)
+    return _activation(x, _core.Activation.elu, alpha, "elu")
+
+
+def selu(x) -> Tensor:
+    """λ·elu(x, α) with α = 1.6732632423543772, λ = 1.0507009873554805 (self-normalising)."""
+    return _activation(x, _core.Activation.selu, 0.0, "selu")
+
+
+def softplus(x) -> Tensor:
+    """log(1 + exp(x)), computed as max(x, 0) + log1p(exp(−|x|)): no overflow for large x."""
+    return _activation(x, _core.Activation.softplus, 0.0, "softplus")
+
+
+def swish(x) -> Tensor:
+    """x·sigmoid(x) (also called silu)."""
+    return _activation(x, _core.Activation.swish, 0.0, "swish")
+
+
+silu = swish
 
 
 def _check_axis(axis, ndim: int) -> int:
@@ -130,15 +181,16 @@ def _kernel_array(t: Tensor, dtype) -> np.ndarray:
     return np.ascontiguousarray(t.data, dtype=dtype)
 
 
-def dense(x, weight, bias=None, activation=None, alpha: float = 0.01) -> Tensor:
+def dense(x, weight, bias=None, activation=None, alpha=None) -> Tensor:
     """One fused graph node: g(x @ weight + bias), forward and backward in C++.
 
     Args:
         x: (batch, in) input.
         weight: (in, out) weight matrix (samples are rows, so W is in × out, not PyTorch's out × in).
         bias: (out,) bias or None.
-        activation: "identity"/None, "relu", "leaky_relu", "sigmoid", "tanh", "softmax" or "step".
-        alpha: leaky_relu's negative slope (>= 0).
+        activation: a name of `ACTIVATIONS` ("identity"/None, "relu", "leaky_relu", "sigmoid", "tanh",
+            "softmax", "step", "gelu", "elu", "selu", "softplus", "swish"/"silu").
+        alpha: leaky_relu's negative slope or elu's α (>= 0; None: 0.01 for leaky_relu, 1.0 for elu).
 
     Shape: (batch, in) → (batch, out).
 
@@ -148,7 +200,7 @@ def dense(x, weight, bias=None, activation=None, alpha: float = 0.01) -> Tensor:
         (4, 2)
     """
     act = get_activation(activation)
-    alpha = require_number(alpha, "alpha", low=0.0)
+    alpha = _alpha(act, alpha)
     x, weight = as_tensor(x, name="x"), as_tensor(weight, name="weight")
     bias = None if bias is None else as_tensor(bias, name="bias")
     require_ndim(x.data, "x", 2, "batch × features")
@@ -162,11 +214,12 @@ def dense(x, weight, bias=None, activation=None, alpha: float = 0.01) -> Tensor:
     X, W = _kernel_array(x, dtype), _kernel_array(weight, dtype)
     b = None if bias is None else _kernel_array(bias, dtype)
     out = np.empty((X.shape[0], W.shape[1]), dtype=dtype)
-    _core.dense_forward(X, W, b, out, act, alpha)
+    pre = np.empty_like(out) if _core.needs_preactivation(act) else None   # Z, for gelu's and swish's g'
+    _core.dense_forward(X, W, b, out, act, alpha, pre)
 
     def backward(g):
         grad = np.array(g, dtype=dtype, order="C", copy=True)   # G = dA ⊙ g'(Z), formed in place
-        _core.activation_backward(out, grad, act, alpha)
+        _core.activation_backward(out, grad, act, alpha, pre)
         dW = np.empty_like(W) if weight.requires_grad else None
         db = np.empty(W.shape[1], dtype=dtype) if bias is not None and bias.requires_grad else None
         if dW is not None or db is not None:
@@ -227,6 +280,32 @@ def mse(pred, target, weights=None) -> Tensor:
     return _loss_node(value, P.dtype, grad, pred, "mse")
 
 
+def mae(pred, target, weights=None) -> Tensor:
+    """Mean absolute error over all elements (PyTorch's L1Loss): mean(|pred − target|), weighted per row
+    by `weights` as mse. The subgradient at pred == target is 0, as PyTorch's.
+
+    Shape: pred and target both (batch,) or (batch, outputs).
+    """
+    pred, P, Y = _prediction_and_target(pred, target, "pred")
+    grad = np.empty_like(P) if pred.requires_grad else None
+    value = _core.mae_loss(P, Y, grad, _row_weights(weights, P.dtype))
+    return _loss_node(value, P.dtype, grad, pred, "mae")
+
+
+def huber(pred, target, weights=None, delta: float = 1.0) -> Tensor:
+    """Huber loss (PyTorch's HuberLoss(delta), Keras's Huber(delta)), mean over all elements: with
+    d = pred − target, d²/2 where |d| <= delta and delta·(|d| − delta/2) beyond; weighted per row by
+    `weights` as mse.
+
+    Shape: pred and target both (batch,) or (batch, outputs).
+    """
+    delta = require_number(delta, "delta", low=0.0, low_open=True)
+    pred, P, Y = _prediction_and_target(pred, target, "pred")
+    grad = np.empty_like(P) if pred.requires_grad else None
+    value = _core.huber_loss(P, Y, grad, _row_weights(weights, P.dtype), delta)
+    return _loss_node(value, P.dtype, grad, pred, "huber")
+
+
 def binary_crossentropy(logits, target, weights=None) -> Tensor:
     """Binary cross-entropy computed from logits (the sigmoid is fused and stable), mean over all elements
     (weighted per row by `weights`, as mse).
@@ -268,4 +347,5 @@ def categorical_crossentropy(logits, target, weights=None) -> Tensor:
     return _loss_node(value, Z.dtype, grad, logits, "categorical_crossentropy")
 
 
-attach(relu=relu, leaky_relu=leaky_relu, sigmoid=sigmoid, tanh=tanh, softmax=softmax, log_softmax=log_softmax)
+attach(relu=relu, leaky_relu=leaky_relu, sigmoid=sigmoid, tanh=tanh, softmax=softmax, log_softmax=log_softmax,
+       gelu=gelu, elu=elu, selu=selu, softplus=softplus, swish=swish, silu=silu)

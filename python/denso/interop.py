@@ -40,7 +40,7 @@ def _activation_module(nn, name: str, layer: Dense):
     modules = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "selu": nn.SELU, "softplus": nn.Softplus,
                "swish": nn.SiLU, "silu": nn.SiLU, "gelu": nn.GELU,
                "leaky_relu": lambda: nn.LeakyReLU(layer.alpha), "softmax": lambda: nn.Softmax(dim=-1),
-               "elu": lambda: nn.ELU(alpha=1.0)}
+               "elu": lambda: nn.ELU(alpha=layer.alpha)}
     if name not in modules:
         raise ValueError(f"layer {layer.position} (Dense) has activation {name!r}, which torch.nn has no module "
                          f"for; convertible activations: identity, {', '.join(sorted(modules))}")
@@ -93,7 +93,7 @@ def _activation_name(nn, name: str, child):
     elif type(child) is nn.GELU:
         found, reason = "gelu", "" if child.approximate == "none" else f"approximate={child.approximate!r}"
     elif type(child) is nn.ELU:
-        found, reason = "elu", "" if child.alpha == 1.0 else f"alpha={child.alpha} (denso's elu has alpha 1)"
+        found, reason = "elu", "" if child.alpha >= 0 else f"a negative alpha ({child.alpha})"
     elif type(child) is nn.Softplus:
         found, reason = "softplus", "" if child.beta == 1 else f"beta={child.beta} (denso's softplus has beta 1)"
     if found is None:
@@ -104,7 +104,7 @@ def _activation_name(nn, name: str, child):
         reason = f"this denso version has no {found!r} activation"
     if reason:
         raise ValueError(f"from_torch: module {name!r} ({child!r}) is not supported: {reason}")
-    return found, float(getattr(child, "negative_slope", 0.01))
+    return found, float(getattr(child, "negative_slope", getattr(child, "alpha", 0.01)))
 
 
 def _read_modules(torch, module) -> tuple:

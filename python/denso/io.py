@@ -39,6 +39,29 @@ _STALE_TMP_SECONDS = 15 * 60  # a temporary file of a save older than this is le
 
 
 # ---- writing ---------------------------------------------------------------------------------------
+# The names a model file may have: denso writes one format, an .npz archive (a path without an
+# extension is taken as it is). Other extensions name formats it does not write, and what to use instead.
+SUFFIXES = (".npz", ".denso")
+_OTHER_FORMATS = {
+    ".h5": "Keras's HDF5", ".hdf5": "Keras's HDF5", ".keras": "Keras's .keras zip",
+    ".onnx": "ONNX (export with model.to_onnx(path))", ".pt": "PyTorch's (see denso.interop.to_torch)",
+    ".pth": "PyTorch's (see denso.interop.to_torch)", ".pkl": "pickle", ".pickle": "pickle", ".joblib": "joblib",
+    ".json": "JSON (the architecture alone is model.get_config())",
+}
+
+
+def check_model_path(path) -> None:
+    """ValueError unless `path` names a file denso writes: an extension of SUFFIXES, or none."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"`path` must be a string or path, got {type(path).__name__}")
+    suffix = os.path.splitext(os.fsdecode(path))[1].lower()
+    if suffix and suffix not in SUFFIXES:
+        what = _OTHER_FORMATS.get(suffix, f"the {suffix} format")
+        raise ValueError(f"cannot save to {os.fsdecode(path)!r}: denso does not write {what}. model.save writes "
+                         f"denso's own format, an .npz archive read back by denso.load_model; name the file "
+                         f"with .npz or .denso")
+
+
 def save_model(model, path) -> None:
     """Write config, weights, compile settings and optimizer state to `path`.
 
@@ -56,7 +79,7 @@ def save_model(model, path) -> None:
     arrays = {"params": model.flat_parameter.data}
     if model.optimizer is not None:
         state = model.optimizer.state_dict()
-        header["compile"] = {"loss": model.loss.name, "metrics": model.metrics,
+        header["compile"] = {"loss": model.loss.config(), "metrics": model.metrics,
                              "optimizer": model.optimizer.config(), "optimizer_state": _jsonable(state, arrays)}
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     target = os.path.realpath(path)  # write through a symbolic link to the file it points at

@@ -90,10 +90,10 @@ def _parts(f: ModelFile, header: dict) -> tuple:
     if compiled is not None:
         if not isinstance(compiled, dict):
             raise f.error(f"its header's 'compile' must be an object or null, got {_kind(compiled)}")
-        for key, kinds in (("loss", str), ("metrics", list), ("optimizer", dict), ("optimizer_state", dict)):
+        for key, kinds, want in (("loss", (str, dict), "str or dict"), ("metrics", list, "list"),
+                                 ("optimizer", dict, "dict"), ("optimizer_state", dict, "dict")):
             if not isinstance(compiled.get(key), kinds):
-                raise f.error(f"its header's compile {key!r} must be a {kinds.__name__}, "
-                              f"got {_kind(compiled.get(key))}")
+                raise f.error(f"its header's compile {key!r} must be a {want}, got {_kind(compiled.get(key))}")
     return config, epoch, compiled
 
 

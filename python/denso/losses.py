@@ -7,7 +7,7 @@ activation the last layer then runs is decided here (`Loss.trained_activation`),
   fused into the loss (log-sum-exp) and predict() returns softmax probabilities.
 - binary_crossentropy: the last Dense must have activation None or "sigmoid"; fused likewise,
   predict() returns sigmoid probabilities.
-- mse: the last layer's activation is applied as written and predict() returns its output.
+- mse, mae, huber: the last layer's activation is applied as written and predict() returns its output.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import numpy as np
 
 from . import _core
 from ._checks import as_float_array, as_labels, require_finite, require_probability_rows, shape_str
-from .functional import binary_crossentropy, categorical_crossentropy, mse
+from ._checks import require_number
+from .functional import binary_crossentropy, categorical_crossentropy, huber, mae, mse
 
 
 class Loss:
@@ -58,6 +59,14 @@ class Loss:
             raise ValueError(f"loss {self.name!r} does not take integer labels")
         return kind
 
+    def plan_arguments(self) -> dict:
+        """Keyword arguments of `_core.Plan` that configure this loss's kernel (huber's delta)."""
+        return {}
+
+    def config(self):
+        """What `denso.losses.get` rebuilds this loss from: its name, or a dict with its arguments."""
+        return self.name
+
     def __call__(self, output, y, labels, weights=None):
         """The data loss as a graph node (the Tensor path); `weights` per row make it a weighted mean."""
         return type(self).graph_loss(output, labels if labels is not None else y, weights)
@@ -78,6 +87,36 @@ class MeanSquaredError(Loss):
     name = "mse"
     kinds = (_core.LossKind.mse, None)
     graph_loss = staticmethod(mse)
+
+
+class MeanAbsoluteError(Loss):
+    name = "mae"
+    kinds = (_core.LossKind.mae, None)
+    graph_loss = staticmethod(mae)
+
+
+class Huber(Loss):
+    """Huber loss with threshold `delta` (> 0): quadratic for |error| <= delta, linear beyond (Keras's
+    Huber and PyTorch's HuberLoss). `loss="huber"` is Huber(delta=1.0).
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=Huber(delta=2.0))
+    """
+
+    name = "huber"
+    kinds = (_core.LossKind.huber, None)
+
+    def __init__(self, delta: float = 1.0):
+        self.delta = require_number(delta, "delta", low=0.0, low_open=True)
+
+    def plan_arguments(self) -> dict:
+        return {"loss_delta": self.delta}
+
+    def config(self):
+        return self.name if self.delta == 1.0 else {"name": self.name, "delta": self.delta}
+
+    def __call__(self, output, y, labels, weights=None):
+        return huber(output, y, weights, self.delta)
 
 
 class BinaryCrossentropy(Loss):
@@ -115,6 +154,8 @@ class CategoricalCrossentropy(Loss):
 
 LOSSES = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber, "huber_loss": Huber,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": CategoricalCrossentropy,
@@ -122,9 +163,16 @@ LOSSES = {
 
 
 def get(loss) -> Loss:
-    """A Loss from its name (or a Loss instance, returned as is)."""
+    """A Loss from its name, from a config dict (`Loss.config()`: {"name": "huber", "delta": 2.0}), or a
+    Loss instance returned as is."""
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str) and loss.lower() in LOSSES:
         return LOSSES[loss.lower()]()
-    raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)}")
+    if isinstance(loss, dict) and isinstance(loss.get("name"), str) and loss["name"].lower() in LOSSES:
+        arguments = {k: v for k, v in loss.items() if k != "name"}
+        try:
+            return LOSSES[loss["name"].lower()](**arguments)
+        except TypeError:
+            raise ValueError(f"loss {loss['name']!r} does not take the arguments {sorted(arguments)}") from None
+    raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)} (or a denso.losses.Loss)")

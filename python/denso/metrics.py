@@ -159,6 +159,47 @@ def mean_absolute_error(y_true, y_pred) -> float:
     return float(np.mean(np.abs(_difference(y_true, y_pred))))
 
 
+def roc_auc(y_true, y_score) -> float:
+    """Area under the ROC curve of a binary classifier: the probability that a random positive sample
+    scores higher than a random negative one, ties counting one half (scikit-learn's roc_auc_score).
+
+    Args:
+        y_true: 0/1 labels (a target counts as positive when >= 0.5), shape (n,) or (n, 1).
+        y_score: scores, probabilities or logits (any increasing function gives the same AUC),
+            shape (n,) or (n, 1).
+
+    Example:
+        >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        0.75
+    """
+    y_true, y_score = _same_shape(y_true, y_score)
+    if y_score.ndim == 2 and y_score.shape[1] != 1:
+        raise ValueError(f"roc_auc is for binary outputs: `y_score` must be (n,) or (n, 1), got shape "
+                         f"{shape_str(y_score.shape)}")
+    positive = _binary_labels(y_true).ravel()
+    scores = y_score.astype(np.float64).ravel()
+    if np.isnan(scores).any():
+        raise ValueError("`y_score` must not contain NaN")
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"roc_auc needs both classes in `y_true`, got {n_pos} positive and {n_neg} negative samples")
+    ranks = _average_ranks(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of `values`, tied values sharing the mean of their ranks."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    ends = np.r_[starts[1:], values.size]  # each run of equal values is [start, end)
+    mean_rank = (starts + ends + 1) / 2.0
+    ranks = np.empty(values.size)
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
 def _difference(y_true, y_pred) -> np.ndarray:
     """y_true − y_pred in float64, shapes matched."""
     y_true, y_pred = _same_shape(y_true, y_pred)
@@ -166,9 +207,9 @@ def _difference(y_true, y_pred) -> np.ndarray:
 
 
 # The one table of metric names: other names for a metric, then each metric's function.
-ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae"}
+ALIASES = {"acc": "accuracy", "mean_squared_error": "mse", "mean_absolute_error": "mae", "roc_auc": "auc"}
 FUNCTIONS = {"accuracy": accuracy, "binary_accuracy": binary_accuracy, "mse": mean_squared_error,
-             "mae": mean_absolute_error}
+             "mae": mean_absolute_error, "auc": roc_auc}
 
 
 def canonical_name(name: str) -> str:
@@ -182,7 +223,7 @@ def get(identifier):
 
     Args:
         identifier: "accuracy"/"acc", "binary_accuracy", "mse"/"mean_squared_error",
-            "mae"/"mean_absolute_error", or a callable `metric(y_true, y_pred) -> float`.
+            "mae"/"mean_absolute_error", "auc"/"roc_auc", or a callable `metric(y_true, y_pred) -> float`.
 
     Example:
         >>> get("MSE") is mean_squared_error
@@ -253,20 +294,35 @@ class EpochMetric:
 
 EPOCH_METRICS = {
     "accuracy": EpochMetric(True, lambda t, weight, outputs, decisions: t.correct / (weight * decisions)),
-    "mse": EpochMetric(False, lambda t, weight, outputs, decisions: t.data_loss / weight),
+    "mse": EpochMetric(False, lambda t, weight, outputs, decisions: t.sq_error / (weight * outputs)),
     "mae": EpochMetric(False, lambda t, weight, outputs, decisions: t.abs_error / (weight * outputs)),
+}
+
+
+# Metrics a user may ask compile() for that fit cannot sum batch by batch: what to write instead.
+NOT_EPOCH_METRICS = {
+    "auc": "ROC AUC ranks all of a pass's predictions at once, so fit/evaluate do not report it; compute it "
+           "after fit with denso.metrics.roc_auc(y, model.predict(x))",
+    "binary_accuracy": "'accuracy' is the binary accuracy of a binary_crossentropy model: write 'accuracy'",
 }
 
 
 def resolve(metric, loss) -> str:
     """The registry name of `metric` for a model compiled with `loss`; ValueError if unknown or if it
-    does not apply ('accuracy' goes with cross-entropy losses, 'mse'/'mae' with 'mse')."""
+    does not apply ('accuracy' goes with cross-entropy losses, 'mse'/'mae' with mse, mae and huber)."""
+    if not isinstance(metric, str):
+        raise TypeError(f"`metrics` must be a metric name or a list of names, got {type(metric).__name__} "
+                        f"{metric!r}; compile() reports {list(EPOCH_METRICS)}")
     name = canonical_name(metric)
+    if name in NOT_EPOCH_METRICS:
+        raise ValueError(f"metric {metric!r} is not supported by compile(): {NOT_EPOCH_METRICS[name]}. "
+                         f"compile() reports {list(EPOCH_METRICS)}")
     if name not in EPOCH_METRICS:
-        raise ValueError(f"unknown metric {metric!r}; expected one of {list(EPOCH_METRICS)}")
+        raise ValueError(f"unknown metric {metric!r}; compile() reports {list(EPOCH_METRICS)} "
+                         f"(and their aliases {sorted(a for a, n in ALIASES.items() if n in EPOCH_METRICS)})")
     if EPOCH_METRICS[name].classification != loss.classification:
         raise ValueError(f"metric {metric!r} does not apply to loss {loss.name!r}: "
-                         "use 'accuracy' with cross-entropy losses, 'mse'/'mae' with 'mse'")
+                         "use 'accuracy' with cross-entropy losses, 'mse'/'mae' with mse, mae and huber")
     return name
 
 

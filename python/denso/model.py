@@ -17,7 +17,7 @@ from ._checks import as_float_array, check_seed, require_finite, require_positiv
 from .autograd import Tensor
 from .engines import check_engine, graph_forward, make_engine
 from .guard import TrainingGuard
-from .nn import Dense, Layer, TrainingStream
+from .nn import Dense, Layer, TrainingStream, layer_from_config
 from .plan import build_inference_plan, unsupported_reason
 from .samples import check_inputs, check_samples
 from .trainer import FitOptions, Trainer
@@ -38,7 +38,9 @@ class Sequential:
 
     Args:
         layers: list of layers (Dense, Dropout, GaussianNoise).
-        input_dim: number of input features; when given, the model is built at once.
+        input_dim: number of input features; when given, the model is built at once. Keras's
+            `Dense(8, input_dim=13)` / `input_shape=(13,)` on the first layer says the same; the model
+            is then built when first needed (fit, predict, summary, get_weights, save).
         seed: seed of the weight initialisation (None: fresh entropy).
         dtype: "float32" (default, fastest) or "float64".
 
@@ -97,7 +99,8 @@ class Sequential:
         if not any(isinstance(layer, Dense) for layer in self.layers):
             raise ValueError("the model needs at least one Dense layer")
         width, shapes = input_dim, []
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
+            _check_declared_input(i, layer, width)
             width = layer.build(width)
             shapes.append(layer.parameter_shapes())
         total = sum(int(np.prod(shape)) for layer_shapes in shapes for _, shape, _ in layer_shapes)
@@ -117,6 +120,10 @@ class Sequential:
         self.input_dim, self.output_dim = input_dim, width
         if self.optimizer is not None:
             self.optimizer.bind([self.flat_parameter])
+
+    def declared_input_dim(self):
+        """The input width the first layer declares (Keras's input_dim=/input_shape=), or None."""
+        return self.layers[0].declared_input_dim if self.layers else None
 
     def parameters(self) -> list:
         """The weight and bias Tensors of every layer (views into the flat buffer)."""
@@ -191,7 +198,8 @@ class Sequential:
                 epoch ("val_" entries).
             validation_split: fraction in [0, 1) of the data to hold out instead.
             callbacks: list of denso.callbacks.Callback.
-            verbose: 0 silent, 1 progress bar (one line per epoch when not on a terminal).
+            verbose: 0 silent, 1 (or "auto") progress bar (one line per epoch when not on a terminal), 2 one
+                line per epoch.
             seed: seed of shuffling and dropout (None: derived from the model's seed).
             engine: "auto" (the C++ plan when the model supports it), "plan" or "graph".
             sample_weight: optional (samples,) weights >= 0: each batch's loss is the weighted mean
@@ -199,24 +207,33 @@ class Sequential:
                 metrics are weighted likewise.
         """
         options = FitOptions(epochs, batch_size, shuffle, validation_data, validation_split, tuple(callbacks or ()),
-                             verbose, seed, initial_epoch, engine)
+                             _check_verbose(verbose), seed, initial_epoch, engine)
         with self._guard.fitting(self.name):
             return Trainer(self, options).fit(x, y, sample_weight)
 
-    def evaluate(self, x, y, batch_size=1024, engine="auto", sample_weight=None) -> dict:
+    def evaluate(self, x, y, batch_size=1024, engine="auto", sample_weight=None, verbose=0) -> dict:
         """Loss (including l1/l2 penalties) and metrics over (x, y), as a dict; with `sample_weight`,
-        their weighted means."""
+        their weighted means. `verbose` 1 or 2 (or "auto") also prints them on one line, as Keras's
+        last line; 0 (the default) prints nothing."""
+        verbose = _check_verbose(verbose)
         self.require_compiled("evaluate")
+        self._build_if_declared()
         data = check_samples(self, x, y, sample_weight=sample_weight)
         batch_size = require_positive_int(batch_size, "batch_size")
         if len(data) == 0:
             raise ValueError("`x` must hold at least one sample to evaluate")
         runner = make_engine(self, engine, min(batch_size, len(data)), 0, data.labels is not None)
-        return metrics_module.epoch_logs(runner.evaluate(data), self.loss, self.metrics, self.output_dim)
+        logs = metrics_module.epoch_logs(runner.evaluate(data), self.loss, self.metrics, self.output_dim)
+        if verbose:
+            print(" - ".join(f"{name}: {value:.4f}" for name, value in logs.items()))
+        return logs
 
-    def predict(self, x, batch_size=1024, engine="auto") -> np.ndarray:
+    def predict(self, x, batch_size=1024, engine="auto", verbose=0) -> np.ndarray:
         """Outputs for x, (samples, outputs). With a cross-entropy loss these are probabilities
         (softmax for categorical, sigmoid for binary), since the loss works on logits.
+
+        `verbose` (0, 1, 2 or "auto") is accepted for Keras code and checked; predict prints nothing
+        (it runs in one native call: there is no progress to show).
 
         Safe to call from several threads at once on one model. A C-contiguous array of the model's
         dtype and width goes straight to the C++ plan (which checks it for NaN/inf): a 1-sample call
@@ -229,6 +246,7 @@ class Sequential:
             out = np.empty((x.shape[0], self.output_dim), dtype=self.dtype)
             plan[1].predict(x, out, batch_size)
             return out
+        _check_verbose(verbose)
         self._require_built("predict")
         x = check_inputs(self, x)
         batch_size = require_positive_int(batch_size, "batch_size")
@@ -320,11 +338,37 @@ class Sequential:
         return out
 
     def get_config(self) -> dict:
+        """The architecture as a JSON-serialisable dict (no weights, no compile settings):
+        `Sequential.from_config(model.get_config())` rebuilds an untrained copy."""
         return {"name": self.name, "input_dim": self.input_dim, "seed": self.seed, "dtype": self.dtype.name,
                 "layers": [layer.get_config() for layer in self.layers]}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        """A new, untrained model with the architecture of `config` (from get_config()): its weights are
+        initialised afresh from the config's seed (the original's weights before training; change
+        config["seed"] for others), and it needs compile() before fit.
+
+        Example:
+            >>> copy = Sequential.from_config(model.get_config())
+        """
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise TypeError("`config` must be a dict with a 'layers' list, as returned by get_config(), got "
+                            f"{type(config).__name__}")
+        unknown = sorted(set(config) - {"name", "input_dim", "seed", "dtype", "layers"})
+        if unknown:
+            raise ValueError(f"`config` has keys get_config() does not write: {unknown}")
+        layers = [layer_from_config(layer) for layer in config["layers"]]
+        return cls(layers, input_dim=config.get("input_dim"), seed=config.get("seed"),
+                   dtype=config.get("dtype", "float32"), name=config.get("name", "sequential"))
+
     def save(self, path) -> None:
-        """Write architecture, weights, compile settings and optimizer state to one file, atomically."""
+        """Write architecture, weights, compile settings and optimizer state to one file, atomically.
+
+        The file is denso's own format, an .npz archive read by denso.load_model: `path` must end in
+        .npz or .denso (or have no extension); .h5, .keras and other formats are refused."""
+        io.check_model_path(path)
+        self._build_if_declared()
         io.save_model(self, path)
 
     def to_onnx(self, path, opset: int = 17):
@@ -343,7 +387,13 @@ class Sequential:
         torch module's state_dict()); every key must be present, with torch's (out, in) weight layout."""
         torch_layout.load_state_dict(self, state_dict)
 
+    def _build_if_declared(self) -> None:
+        """Build an unbuilt model whose first layer declares its input width (Keras's input_dim=)."""
+        if not self.built and self.declared_input_dim() is not None:
+            self.build(self.declared_input_dim())
+
     def _require_built(self, what: str) -> None:
+        self._build_if_declared()
         if not self.built:
             raise ValueError(f"{what}() needs a built model: pass input_dim to Sequential(...) or call build() / fit()")
 
@@ -352,3 +402,21 @@ class Sequential:
         if self.loss is None or self.optimizer is None:
             raise ValueError(f"{what}() needs a compiled model: call model.compile(optimizer, loss) first")
 
+
+
+def _check_declared_input(position: int, layer, width: int) -> None:
+    """A layer's declared input width (Keras's input_dim=/input_shape=) must be the width it receives."""
+    declared = layer.declared_input_dim
+    if declared is not None and declared != width:
+        source = "the model's input_dim" if position == 0 else f"layer {position - 1}"
+        raise ValueError(f"layer {position} ({type(layer).__name__}) declares input_dim={declared}, but it receives "
+                         f"{width} features from {source}; remove its input_dim/input_shape or make them agree")
+
+
+def _check_verbose(verbose) -> int:
+    """Keras's verbose values: 0, 1, 2 (or True/False) and "auto" (= 1)."""
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or not isinstance(verbose, (int, np.integer)):
+        raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)

@@ -8,7 +8,7 @@ import numpy as np
 from . import _core, initializers
 from ._checks import require_number, require_positive_int
 from .autograd import Tensor
-from .functional import dense, get_activation
+from .functional import default_alpha, dense, get_activation
 from .ops import add, as_tensor, mul
 
 
@@ -21,12 +21,36 @@ class TrainingStream:
     step: int
 
 
+def declared_input_dim(input_dim, input_shape) -> int | None:
+    """The input width a layer declares with Keras's `input_dim=13` or `input_shape=(13,)` (None: none);
+    both given must agree, and denso's layers take flat rows, so a shape has exactly one entry."""
+    shape_dim = None
+    if input_shape is not None:
+        if isinstance(input_shape, (int, np.integer)) and not isinstance(input_shape, bool):
+            input_shape = (input_shape,)
+        if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 1:
+            raise ValueError(f"`input_shape` must be (features,): denso's layers take flat rows, got {input_shape!r}; "
+                             f"flatten x to (samples, features) and pass input_shape=(features,) or input_dim=features")
+        shape_dim = require_positive_int(input_shape[0], "input_shape[0]")
+    if input_dim is not None:
+        input_dim = require_positive_int(input_dim, "input_dim")
+        if shape_dim is not None and shape_dim != input_dim:
+            raise ValueError(f"`input_dim`={input_dim} and `input_shape`={tuple(input_shape)!r} disagree; "
+                             "pass one of them")
+        return input_dim
+    return shape_dim
+
+
 class Layer:
     """Base class: build(input_dim) fixes shapes; forward(x, stream) builds the graph, with `stream`
-    None in inference and the step's TrainingStream in training."""
+    None in inference and the step's TrainingStream in training.
+
+    `input_dim` (set from Keras's `input_dim=`/`input_shape=` arguments) is the width the layer declares
+    for its input, or None: the first layer's builds the model, a later one's is checked at build."""
 
     has_parameters = False
     position = 0  # index in the model (set by Sequential.add): keys the layer's random stream
+    declared_input_dim = None
 
     def build(self, input_dim: int) -> int:
         """Fix the input width; returns the output width."""
@@ -49,18 +73,27 @@ class Layer:
     def get_config(self) -> dict:
         raise NotImplementedError
 
+    def _with_input(self, config: dict) -> dict:
+        """`config` plus the declared input width, when the layer has one."""
+        if self.declared_input_dim is not None:
+            config["input_dim"] = self.declared_input_dim
+        return config
+
 
 class Dense(Layer):
     """Fully connected layer: A = g(X·W + b), with W of shape (in, out).
 
     Args:
         units: output width.
-        activation: None/"identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "step".
+        activation: None/"identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "step", "gelu",
+            "elu", "selu", "softplus", "swish" (or "silu").
         use_bias: whether to add a bias vector.
         kernel_initializer: name ("glorot_uniform", "he_normal", ...) or callable(shape, rng, dtype).
         bias_initializer: name or callable; "zeros" by default.
         l1, l2: penalties l1·Σ|W| and l2·ΣW² added to the loss (weights only, not the bias).
-        alpha: leaky_relu's negative slope.
+        alpha: leaky_relu's negative slope (default 0.01) or elu's α (default 1.0).
+        input_dim / input_shape: Keras's way to give the first layer the input width (13 or (13,));
+            the model is then built at once. On a later layer it must match the width before it.
 
     Shape: (batch, in) → (batch, units). Parameters: units · (in + 1) with a bias.
 
@@ -71,16 +104,17 @@ class Dense(Layer):
     has_parameters = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", l1=0.0, l2=0.0, alpha=0.01):
+                 bias_initializer="zeros", l1=0.0, l2=0.0, alpha=None, *, input_dim=None, input_shape=None):
         self.units = require_positive_int(units, "units")
         self.activation = activation if activation is not None else "identity"
         get_activation(self.activation)
+        self.declared_input_dim = declared_input_dim(input_dim, input_shape)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.l1 = require_number(l1, "l1", low=0.0)
         self.l2 = require_number(l2, "l2", low=0.0)
-        self.alpha = require_number(alpha, "alpha", low=0.0)
+        self.alpha = default_alpha(self.activation) if alpha is None else require_number(alpha, "alpha", low=0.0)
         self.weight = self.bias = None
         self.weight_offset = self.bias_offset = None  # where weight and bias lie in the model's flat buffer
 
@@ -104,10 +138,11 @@ class Dense(Layer):
         return dense(x, self.weight, self.bias, activation or self.activation, self.alpha)
 
     def get_config(self) -> dict:
-        return {"class": "Dense", "units": self.units, "activation": self.activation, "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "l1": self.l1, "l2": self.l2, "alpha": self.alpha}
+        return self._with_input({
+            "class": "Dense", "units": self.units, "activation": self.activation, "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "l1": self.l1, "l2": self.l2, "alpha": self.alpha})
 
 
 class Dropout(Layer):
@@ -117,9 +152,11 @@ class Dropout(Layer):
 
     Args:
         rate: drop probability in [0, 1).
+        input_dim / input_shape: the input width, when it is the model's first layer (as Dense's).
     """
 
-    def __init__(self, rate):
+    def __init__(self, rate, *, input_dim=None, input_shape=None):
+        self.declared_input_dim = declared_input_dim(input_dim, input_shape)
         self.rate = require_number(rate, "rate", low=0.0)
         if self.rate >= 1.0:
             raise ValueError(f"`rate` must be < 1 (it is the probability of dropping a unit), got {self.rate}")
@@ -133,7 +170,7 @@ class Dropout(Layer):
         return mul(x, Tensor(mask.reshape(x.shape)))
 
     def get_config(self) -> dict:
-        return {"class": "Dropout", "rate": self.rate}
+        return self._with_input({"class": "Dropout", "rate": self.rate})
 
 
 class GaussianNoise(Layer):
@@ -141,9 +178,11 @@ class GaussianNoise(Layer):
 
     Args:
         stddev: standard deviation of the noise (>= 0).
+        input_dim / input_shape: the input width, when it is the model's first layer (as Dense's).
     """
 
-    def __init__(self, stddev):
+    def __init__(self, stddev, *, input_dim=None, input_shape=None):
+        self.declared_input_dim = declared_input_dim(input_dim, input_shape)
         self.stddev = require_number(stddev, "stddev", low=0.0)
 
     def forward(self, x, stream=None):
@@ -154,14 +193,16 @@ class GaussianNoise(Layer):
         return add(x, Tensor(noise.reshape(x.shape)))
 
     def get_config(self) -> dict:
-        return {"class": "GaussianNoise", "stddev": self.stddev}
+        return self._with_input({"class": "GaussianNoise", "stddev": self.stddev})
 
 
 LAYERS = {"Dense": Dense, "Dropout": Dropout, "GaussianNoise": GaussianNoise}
 
 
 def layer_from_config(config: dict) -> Layer:
-    """Rebuild a layer from get_config() output."""
+    """Rebuild a layer (unbuilt, without weights) from get_config() output."""
+    if not isinstance(config, dict):
+        raise TypeError(f"a layer config must be a dict as returned by get_config(), got {type(config).__name__}")
     config = dict(config)
     cls = LAYERS.get(config.pop("class", None))
     if cls is None:

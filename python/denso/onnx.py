@@ -86,7 +86,7 @@ def _exp_minus_one_below_zero(g, x, scale: float):
 
 def _elu(g, x, alpha):
     # float64: onnxruntime has no double kernel for Elu, Selu or Softplus, so those are spelt out
-    return _exp_minus_one_below_zero(g, x, 1.0) if g.double else g.node("Elu", [x], alpha=1.0)
+    return _exp_minus_one_below_zero(g, x, alpha) if g.double else g.node("Elu", [x], alpha=float(alpha))
 
 
 def _selu(g, x, alpha):

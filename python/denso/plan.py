@@ -56,7 +56,7 @@ def build_plan(model, max_batch: int, seed: int, labels: bool) -> "_core.Plan":
     kernel reads integer labels when `labels`."""
     flat = model.flat_parameter
     return _core.Plan(layer_specs(model), model.loss.kind(labels), model.optimizer.native_config(), max_batch,
-                      seed, flat.data, flat.grad, model.optimizer.slot_buffers(0))
+                      seed, flat.data, flat.grad, model.optimizer.slot_buffers(0), **model.loss.plan_arguments())
 
 
 def build_inference_plan(model) -> "_core.Plan":

@@ -118,4 +118,4 @@ def fold_target_standardization(model, scaler: Standardizer) -> None:
 
 def _recompile(model) -> None:
     """Compile again with the same optimizer settings, loss and metrics (a fresh optimizer state)."""
-    model.compile(optim.get(model.optimizer.config()), model.loss.name, model.metrics)
+    model.compile(optim.get(model.optimizer.config()), model.loss.config(), model.metrics)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _core
 from ._checks import check_seed, require_positive_int
-from .callbacks import CallbackList, History, LearningRateScheduler
+from .callbacks import CallbackList, History, LearningRateScheduler, TerminateOnNaN
 from .engines import make_engine
 from .holdout import holdout
 from .metrics import epoch_logs
@@ -82,9 +82,12 @@ class Trainer:
     def __init__(self, model, options: FitOptions, gradient_hook=None):
         model.require_compiled("fit")
         self.model, self.options, self.gradient_hook = model, options, gradient_hook
+        self.terminators = []  # the TerminateOnNaN callbacks of the current fit
 
     def fit(self, x, y, sample_weight=None) -> History:
         model, o = self.model, self.options
+        if not model.built and model.declared_input_dim() is not None:
+            model.build(model.declared_input_dim())  # Keras's Dense(..., input_dim=): x must match it
         if not model.built:
             arr = np.asarray(x)
             if arr.ndim != 2:
@@ -98,6 +101,7 @@ class Trainer:
             engine.set_gradient_hook(self.gradient_hook)
         history = History()
         callbacks = CallbackList(list(o.callbacks or []) + [history], model)  # History last: it sees "lr"
+        self.terminators = [c for c in callbacks if isinstance(c, TerminateOnNaN)]
         model.history, model.stop_training = history, False
         steps = math.ceil(len(data) / batch_size)
         bar = ProgressBar(o.epochs, steps, verbose=int(o.verbose))
@@ -126,11 +130,15 @@ class Trainer:
         while first < state.steps:
             last = min(first + self._chunk_size(state), state.steps)
             totals += self._chunk(engine, state, epoch, first, last, per_step)
+            if not totals.finite or totals.overflowed:  # a TerminateOnNaN stopped training
+                break
             bar.update(last, self._logs(totals))
             if callbacks.needs_batch_hooks:
                 callbacks.on_batch_end(first, self._logs(totals))
             first = last
         logs = self._logs(totals)
+        if not totals.finite or totals.overflowed:  # as Keras logs the epoch TerminateOnNaN stops (weights stay finite)
+            logs = {key: math.nan if key == "loss" or totals.batches == 0 else value for key, value in logs.items()}
         if val is not None:
             logs.update(self._logs(engine.evaluate(val), prefix="val_"))
         model.epochs_trained = epoch + 1
@@ -171,7 +179,8 @@ class Trainer:
         return epoch_logs(totals, model.loss, model.metrics, model.output_dim, prefix)
 
     def _diverged(self, snapshot: list, buffers: list, epoch: int, totals, first: int, last: int) -> None:
-        """Keep the last finite weights and stop with a message that says what happened."""
+        """Keep the last finite weights and stop: TerminateOnNaN callbacks end the fit quietly (Keras's
+        semantics), otherwise TrainingDiverged says what happened."""
         model, restored = self.model, ""
         if totals.overflowed or not np.isfinite(model.flat_parameter.data).all():
             for saved, live in zip(snapshot, buffers):
@@ -179,6 +188,11 @@ class Trainer:
             model.steps_trained = model.steps_trained - totals.batches
             restored = (" (the weights had overflowed; they and the optimizer state were restored to their values "
                         f"before batch {first + 1})")
+        if self.terminators:
+            batch = totals.bad_batch if not totals.finite else last - 1
+            for terminator in self.terminators:
+                terminator.terminate(epoch, batch)
+            return
         if totals.finite:
             what = f"an update made the weights NaN or infinite during batches {first + 1}-{last} of epoch {epoch + 1}"
         else:

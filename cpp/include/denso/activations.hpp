@@ -1,5 +1,7 @@
 // Activations as row passes: "add bias + activate" forward, "multiply by g'" backward.
-// Backward recovers g' from the output A, so forward keeps only A (no Z, no Jacobian).
+// Backward recovers g' from the output A where g' is a function of it (relu, sigmoid, tanh, elu, selu,
+// softplus, ...), so forward keeps only A. gelu and swish are not monotone: their g' needs the
+// pre-activation Z, which forward then also writes (needs_preactivation; no Jacobian either way).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -8,7 +10,14 @@
 
 namespace denso {
 
-enum class Activation { identity, relu, leaky_relu, sigmoid, tanh, softmax, step };
+enum class Activation { identity, relu, leaky_relu, sigmoid, tanh, softmax, step, gelu, elu, selu, softplus, swish };
+
+// Whether backward needs the pre-activation Z besides the output A (g' is not a function of A).
+inline bool needs_preactivation(Activation act) { return act == Activation::gelu || act == Activation::swish; }
+
+// SELU's constants (Klambauer et al.; PyTorch's and Keras's): λ·(z > 0 ? z : α(e^z − 1)).
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
 
 // Runs f on `n` values at `data` in blocks copied to a 64-byte-aligned buffer, for the passes whose
 // rounding differs between Eigen's SIMD loop and its scalar prologue (exp, tanh, reductions): Eigen
@@ -65,6 +74,20 @@ inline void piecewise_backward(const T* a, T* g, Index n, Activation act, T alph
     for (Index j = 0; j < n; ++j) g[j] = a[j] > T(0) ? g[j] : alpha * g[j];
 }
 
+// Whether g is piecewise linear: g and g' are then elementwise selects, cheap enough that a second
+// pass over the matrix (bias add, then activation) or Eigen's per-row setup costs as much as the work.
+inline bool piecewise_linear(Activation act) {
+  return act == Activation::identity || act == Activation::relu || act == Activation::leaky_relu;
+}
+
+// z > 0 ? scale·z : coef·(e^z − 1) in place (elu: scale 1, coef α; selu: λ and λα).
+template <class T>
+inline void elu_block(T* data, Index n, T scale, T coef) {
+  over_aligned_blocks<T>(data, n, [=](AlignedBlock<T> b, Index) {
+    b = (b > T(0)).select(scale * b, coef * b.expm1());
+  });
+}
+
 // A_row = g(A_row), in place on one contiguous row.
 template <class T, class Row>
 inline void activate_row(Row r, Activation act, T alpha) {
@@ -84,17 +107,36 @@ inline void activate_row(Row r, Activation act, T alpha) {
       break;
     case Activation::softmax: softmax_row<T>(data, n); break;
     case Activation::step: a = (a > T(0)).template cast<T>(); break;
+    case Activation::gelu:  // z·Φ(z) = ½z(1 + erf(z/√2)), the exact form (PyTorch approximate='none')
+      over_aligned_blocks<T>(data, n, [](AlignedBlock<T> b, Index) {
+        for (Index j = 0; j < b.size(); ++j) b[j] = T(0.5) * b[j] * (T(1) + std::erf(b[j] * T(M_SQRT1_2)));
+      });
+      break;
+    case Activation::elu: elu_block<T>(data, n, T(1), alpha); break;
+    case Activation::selu: elu_block<T>(data, n, T(kSeluScale), T(kSeluScale * kSeluAlpha)); break;
+    case Activation::softplus:  // log(1 + e^z) = max(z, 0) + log1p(e^−|z|): no overflow for large z
+      over_aligned_blocks<T>(data, n, [](AlignedBlock<T> b, Index) { b = b.max(T(0)) + (-b.abs()).exp().log1p(); });
+      break;
+    case Activation::swish:  // z·σ(z)
+      over_aligned_blocks<T>(data, n, [](AlignedBlock<T> b, Index) { b = b / (T(1) + (-b).exp()); });
+      break;
   }
 }
 
-// G_row = dA_row ⊙ g'(z), g' recovered from the activation output A_row, in place on G (aligned
-// blocks where rounding could depend on the address, as in the forward pass).
+// G_row = dA_row ⊙ g'(z), g' recovered from the activation output A_row, or, for the activations
+// that need_preactivation, from the pre-activation row `zd`; in place on G (aligned blocks where
+// rounding could depend on the address, as in the forward pass).
 template <class T, class RowA, class RowG>
-inline void activation_grad_row(const RowA& arow, RowG grow, Activation act, T alpha) {
+inline void activation_grad_row(const RowA& arow, const T* zd, RowG grow, Activation act, T alpha) {
+  auto a = arow.array();
   auto g = grow.array();
   const T* ad = arow.data();
   T* gd = grow.data();
   const Index n = grow.size();
+  // The block of A (or Z) that lies under the gradient block b starting at s.
+  auto under = [](const T* src, AlignedBlock<T>& b, Index s) {
+    return CMapVec<T>(src + s, b.size()).transpose().array();
+  };
   switch (act) {
     case Activation::identity: break;
     case Activation::relu:
@@ -123,49 +165,78 @@ inline void activation_grad_row(const RowA& arow, RowG grow, Activation act, T a
       break;
     }
     case Activation::step: g.setZero(); break;  // zero almost everywhere: step cannot be trained
+    // z ≤ 0: coef·e^z = a + coef (at z = 0 too, as PyTorch takes it); z > 0: scale.
+    case Activation::elu: g = (a > T(0)).select(g, g * (a + alpha)); break;
+    case Activation::selu:
+      g = (a > T(0)).select(T(kSeluScale) * g, g * (a + T(kSeluScale * kSeluAlpha)));
+      break;
+    case Activation::softplus:  // σ(z) = 1 − e^−a, as −expm1(−a): exact also where σ(z) ≈ e^z is tiny
+      over_aligned_blocks<T>(gd, n, [&](AlignedBlock<T> b, Index s) { b *= -(-under(ad, b, s)).expm1(); });
+      break;
+    case Activation::gelu:  // Φ(z) + z·φ(z)
+      over_aligned_blocks<T>(gd, n, [&](AlignedBlock<T> b, Index s) {
+        for (Index j = 0; j < b.size(); ++j) {
+          const T z = zd[s + j];
+          const T cdf = T(0.5) * (T(1) + std::erf(z * T(M_SQRT1_2)));
+          b[j] *= cdf + z * std::exp(T(-0.5) * z * z) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
+        }
+      });
+      break;
+    case Activation::swish: {  // σ(z)·(1 + z(1 − σ(z))), σ in a second aligned buffer (no allocation)
+      alignas(64) T sigmoid[kAlignedBlock];
+      over_aligned_blocks<T>(gd, n, [&](AlignedBlock<T> b, Index s) {
+        const auto z = under(zd, b, s);
+        AlignedBlock<T> sig(sigmoid, b.size());
+        sig = T(1) / (T(1) + (-z).exp());
+        b *= sig * (T(1) + z * (T(1) - sig));
+      });
+      break;
+    }
   }
 }
 
-// Whether g is piecewise linear: g and g' are then elementwise selects, cheap enough that a second
-// pass over the matrix (bias add, then activation) or Eigen's per-row setup costs as much as the work.
-inline bool piecewise_linear(Activation act) {
-  return act == Activation::identity || act == Activation::relu || act == Activation::leaky_relu;
-}
-
-// A_row = g(A_row + b) in one pass for the piecewise-linear activations (the same values as adding
-// first, then activating); the others add the bias, then run activate_row.
-template <class T, class Row>
-inline void bias_activate_row(Row r, const T* bias, Activation act, T alpha) {
-  if (piecewise_linear(act)) return piecewise_forward<T>(r.data(), bias, r.size(), act, alpha);
-  if (bias) r += CMapVec<T>(bias, r.size());
-  activate_row<T>(r, act, alpha);
-}
-
-// A = g(A + b) row by row (b may be null: no bias). A: batch × units.
+// A = g(A + b) row by row (b may be null: no bias). A: batch × units. With `pre` (batch × units,
+// row-major, or null) Z = A + b is kept there too, for the backward pass of needs_preactivation.
+// The piecewise-linear activations add the bias and activate in one pass (the same values).
 template <class T>
-void bias_activate(MatRef<T> A, const T* bias, Activation act, T alpha) {
+void bias_activate(MatRef<T> A, const T* bias, Activation act, T alpha, T* pre = nullptr) {
   const Index rows = A.rows(), cols = A.cols();
   parallel_for(rows, rows * cols, [&](Index begin, Index end) {
-    for (Index i = begin; i < end; ++i) bias_activate_row<T>(A.row(i), bias, act, alpha);
+    for (Index i = begin; i < end; ++i) {
+      auto r = A.row(i);
+      if (piecewise_linear(act) && !pre) {
+        piecewise_forward<T>(r.data(), bias, cols, act, alpha);
+        continue;
+      }
+      if (bias) r += CMapVec<T>(bias, cols);
+      if (pre) std::copy(r.data(), r.data() + cols, pre + i * cols);
+      activate_row<T>(r, act, alpha);
+    }
   });
 }
 
-// G = G ⊙ g'(Z) with g' taken from A (same shape as G), in place. Contiguous matrices with a
-// piecewise-linear g take one flat pass (g' is elementwise, rows do not matter).
+// G = G ⊙ g'(Z) with g' taken from A, or from Z = `pre` where the activation needs_preactivation (A,
+// Z, G all batch × units), in place.
 template <class T>
-void activation_backward(CMatRef<T> A, MatRef<T> G, Activation act, T alpha) {
+void activation_backward(CMatRef<T> A, const T* pre, MatRef<T> G, Activation act, T alpha) {
   if (act == Activation::identity) return;
   const Index rows = G.rows(), cols = G.cols();
-  if (piecewise_linear(act) && A.outerStride() == cols && G.outerStride() == cols) {
+  if (piecewise_linear(act) && A.outerStride() == cols && G.outerStride() == cols) {  // one flat pass
     parallel_for(rows * cols, [&](Index begin, Index end) {
-      activation_grad_row<T>(CMapVec<T>(A.data() + begin, end - begin), MapVec<T>(G.data() + begin, end - begin),
-                             act, alpha);
+      piecewise_backward<T>(A.data() + begin, G.data() + begin, end - begin, act, alpha);
     });
     return;
   }
   parallel_for(rows, rows * cols, [&](Index begin, Index end) {
-    for (Index i = begin; i < end; ++i) activation_grad_row<T>(A.row(i), G.row(i), act, alpha);
+    for (Index i = begin; i < end; ++i)
+      activation_grad_row<T>(A.row(i), pre ? pre + i * cols : nullptr, G.row(i), act, alpha);
   });
+}
+
+// The same for an activation whose g' is a function of A alone (not one that needs_preactivation).
+template <class T>
+void activation_backward(CMatRef<T> A, MatRef<T> G, Activation act, T alpha) {
+  activation_backward<T>(A, nullptr, G, act, alpha);
 }
 
 }  // namespace denso

@@ -8,12 +8,13 @@
 namespace denso {
 
 // A = g(X·W + b).  X: batch × in, W: in × out, b: out (or null), A: batch × out. `inference`: a
-// 1-row product may be split over the threads too (see kSplitVectorMinWork).
+// 1-row product may be split over the threads too (see kSplitVectorMinWork). `pre` (batch × out, or
+// null) receives Z = X·W + b, which backward needs for the activations that need_preactivation.
 template <class T>
 void dense_forward(CMatRef<T> X, CMatRef<T> W, const T* bias, Activation act, T alpha, MatRef<T> A,
-                   bool inference = false) {
+                   bool inference = false, T* pre = nullptr) {
   matmul<T>(X, W, A, false, inference);
-  bias_activate<T>(A, bias, act, alpha);
+  bias_activate<T>(A, bias, act, alpha, pre);
 }
 
 // dW (+)= Xᵀ·G (in × out);  db (+)= Σ_rows G (out).  `accumulate` adds instead of overwriting.

@@ -48,6 +48,29 @@ double mse_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
   });
 }
 
+// L = Σ |p − y| / (n·m);  dP = sign(p − y) / (n·m), sign(0) = 0.  (PyTorch L1Loss, Keras "mae")
+template <class T>
+double mae_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
+  return elementwise_mean<T>(P.rows(), P.cols(), w, [&](Index i, double scale) {
+    const auto diff = (P.row(i) - Y.row(i)).array();  // an expression: read twice, never stored
+    if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i).array() = T(scale) * diff.sign();
+    return diff.abs().template cast<double>().sum();
+  });
+}
+
+// With d = p − y: ℓ = d²/2 where |d| ≤ δ, δ(|d| − δ/2) beyond; L = Σ ℓ / (n·m);
+// dP = clamp(d, −δ, δ) / (n·m).  (PyTorch HuberLoss(delta), Keras Huber(delta))
+template <class T>
+double huber_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w, double delta) {
+  const T d_max = T(delta);
+  return elementwise_mean<T>(P.rows(), P.cols(), w, [&](Index i, double scale) {
+    const auto diff = (P.row(i) - Y.row(i)).array();
+    if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i).array() = T(scale) * diff.max(-d_max).min(d_max);
+    const auto d = diff.template cast<double>().abs();
+    return (d <= delta).select(0.5 * d.square(), delta * (d - 0.5 * delta)).sum();
+  });
+}
+
 // From logits z: L = mean[max(z,0) − z·y + log(1 + e^{−|z|})];  dZ = (σ(z) − y) / (n·m).
 template <class T>
 double bce_logits_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr) {

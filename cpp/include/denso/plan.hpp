@@ -52,10 +52,11 @@ struct SampleSet {
 template <class T>
 class Plan {
  public:
+  // `loss_delta`: the huber loss's δ (unused by the other losses).
   Plan(std::vector<DenseSpec> layers, LossKind loss, OptimizerConfig optimizer, Index max_batch, std::uint64_t seed,
-       T* params, T* grads, std::vector<T*> slots)
+       T* params, T* grads, std::vector<T*> slots, double loss_delta = 1.0)
       : layers_(std::move(layers)), loss_(loss), opt_(optimizer), max_batch_(max_batch), seed_(seed),
-        params_(params), grads_(grads), slots_(std::move(slots)) {
+        params_(params), grads_(grads), slots_(std::move(slots)), loss_delta_(loss_delta) {
     n_params_ = 0;
     for (const auto& s : layers_) n_params_ += s.in * s.out + (s.use_bias ? s.out : 0);
     input_.resize(max_batch_, layers_.front().in);
@@ -66,6 +67,8 @@ class Plan {
     for (const auto& s : layers_) {
       out_.emplace_back(max_batch_, s.out);
       grad_.emplace_back(max_batch_, s.out);
+      const bool keep_z = needs_preactivation(s.activation);
+      pre_.emplace_back(keep_z ? max_batch_ : 0, keep_z ? s.out : 0);
       const bool transformed = !s.transforms.empty();
       transformed_.emplace_back(transformed ? max_batch_ : 0, transformed ? s.in : 0);
       masks_.emplace_back();
@@ -197,16 +200,18 @@ class Plan {
   std::uint64_t seed_;
   T *params_, *grads_;
   std::vector<T*> slots_;
+  double loss_delta_;
   std::shared_ptr<const GradientHook> gradient_hook_;
   bool penalty_per_sample_ = false;
   double penalty_factor_ = 1.0;  // the current batch's (see batch_penalty_factor)
-  // Workspace, allocated once: gathered batch, per-layer outputs A, gradients G = dL/dZ,
+  // Workspace, allocated once: gathered batch, per-layer outputs A, gradients G = dL/dZ, the
+  // pre-activations Z of the layers whose activation needs them (empty for the others),
   // transformed inputs and dropout masks.
   Matrix<T> input_, target_;
   std::vector<std::int64_t> labels_;
   std::vector<T> weights_;  // the batch's sample weights, when the call has them (weighted_)
   bool weighted_ = false;
-  std::vector<Matrix<T>> out_, grad_, transformed_;
+  std::vector<Matrix<T>> out_, grad_, pre_, transformed_;
   std::vector<std::vector<Matrix<T>>> masks_;
   std::vector<const T*> inputs_;  // what each layer's forward read: needed for dW = Xᵀ·G
 
@@ -249,8 +254,17 @@ class Plan {
         inputs_[l] = in.data();
       }
       dense_forward<T>(CMapMat<T>(inputs_[l], rows, s.in), weight(s), bias(s), s.activation, T(s.alpha),
-                       out_[l].topRows(rows));
+                       out_[l].topRows(rows), false, pre(l));
     }
+  }
+
+  // Layer l's pre-activation rows (batch-major, out wide), or null when its activation does not need them.
+  T* pre(Index l) { return pre_[l].size() ? pre_[l].data() : nullptr; }
+
+  // G = dL/dA ⊙ g'_l of layer l's activation, in place on its top `rows` rows of G.
+  void activation_grad(Index l, MatRef<T> G) {
+    const Index rows = G.rows();
+    activation_backward<T>(out_[l].topRows(rows), pre(l), G, layers_[l].activation, T(layers_[l].alpha));
   }
 
   void apply_transforms(Index l, MatRef<T> t, std::uint64_t step) {
@@ -269,10 +283,11 @@ class Plan {
     CMatRef<T> z = out_.back().topRows(rows);
     T* g = with_grad ? grad_.back().data() : nullptr;
     switch (loss_) {
-      case LossKind::mse: {
-        const double v = mse_loss<T>(z, target_.topRows(rows), g, row_weights());
-        if (g) activation_backward<T>(z, grad_.back().topRows(rows), layers_.back().activation,
-                                      T(layers_.back().alpha));
+      case LossKind::mse:  // the regression losses: the last activation is not fused, so its g' follows
+      case LossKind::mae:
+      case LossKind::huber: {
+        const double v = regression_loss(z, rows, g);
+        if (g) activation_grad(Index(layers_.size()) - 1, grad_.back().topRows(rows));
         return v;
       }
       case LossKind::bce_logits: return bce_logits_loss<T>(z, target_.topRows(rows), g, row_weights());
@@ -281,6 +296,13 @@ class Plan {
         return softmax_xent_labels_loss<T>(z, labels_.data(), g, row_weights());
     }
     return 0.0;
+  }
+
+  double regression_loss(CMatRef<T> p, Index rows, T* g) const {
+    const auto y = target_.topRows(rows);
+    if (loss_ == LossKind::mae) return mae_loss<T>(p, y, g, row_weights());
+    if (loss_ == LossKind::huber) return huber_loss<T>(p, y, g, row_weights(), loss_delta_);
+    return mse_loss<T>(p, y, g, row_weights());
   }
 
   // G_l = dL/dZ_l is ready; dW_l, db_l (with `params`), then G_{l−1} = (G_l·W_lᵀ ⊙ masks) ⊙ g'_{l−1}.
@@ -296,7 +318,7 @@ class Plan {
       auto prev = grad_[l - 1].topRows(rows);
       dense_backward_input<T>(g, weight(s), prev, false);
       for (const auto& m : masks_[l]) prev.array() *= m.topRows(rows).array();
-      activation_backward<T>(out_[l - 1].topRows(rows), prev, layers_[l - 1].activation, T(layers_[l - 1].alpha));
+      activation_grad(l - 1, prev);
     }
   }
 

@@ -12,9 +12,15 @@ namespace denso {
 //   bce_logits           targets y in [0, 1]; the sigmoid is fused into the loss
 //   softmax_xent_labels  int64 labels; the softmax is fused
 //   softmax_xent         probability rows y; the softmax is fused
-enum class LossKind { mse, bce_logits, softmax_xent_labels, softmax_xent };
+//   mae, huber           targets y (rows × k); the last activation is applied as written (like mse)
+enum class LossKind { mse, bce_logits, softmax_xent_labels, softmax_xent, mae, huber };
 
 inline bool uses_labels(LossKind kind) { return kind == LossKind::softmax_xent_labels; }
+
+// The regression losses: the last layer's activation runs as written, and a batch counts its errors.
+inline bool is_regression(LossKind kind) {
+  return kind == LossKind::mse || kind == LossKind::mae || kind == LossKind::huber;
+}
 
 // Sums over the batches of one call; Python turns them into per-sample means (denso.metrics).
 // With sample weights every row counts with its weight (without, with 1): `weight` is then the
@@ -24,6 +30,7 @@ struct Totals {
   double data_loss = 0.0;  // Σ batch_weight · data loss
   double correct = 0.0;    // rows (or elements, for binary outputs) classified correctly, weighted
   double abs_error = 0.0;  // Σ weight · |output − target|
+  double sq_error = 0.0;   // Σ weight · (output − target)²
   double weight = 0.0;     // Σ of the rows' weights (= rows without sample weights)
   Index rows = 0, batches = 0;
   bool finite = true;      // false: a non-finite loss stopped the call before its update
@@ -36,6 +43,7 @@ struct Totals {
     data_loss += o.data_loss;
     correct += o.correct;
     abs_error += o.abs_error;
+    sq_error += o.sq_error;
     weight += o.weight;
     rows += o.rows;
     batches += o.batches;
@@ -84,7 +92,10 @@ void count_batch(LossKind kind, CMatRef<T> z, CMatRef<T> y, const std::int64_t* 
         t.correct += weight(r) * double(((z.row(r).array() > T(0)) == (y.row(r).array() >= T(0.5))).count());
         break;
       case LossKind::mse:
+      case LossKind::mae:
+      case LossKind::huber:
         t.abs_error += weight(r) * (z.row(r) - y.row(r)).array().abs().template cast<double>().sum();
+        t.sq_error += weight(r) * (z.row(r) - y.row(r)).template cast<double>().squaredNorm();
         break;
     }
   }

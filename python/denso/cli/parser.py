@@ -20,7 +20,7 @@ from .._core import __version__
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 LOSSES = ("auto", "categorical_crossentropy", "binary_crossentropy", "mse")
-HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity")
+HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity", "gelu", "elu", "selu", "softplus", "swish")
 
 EPILOG = """exit status: 0 success, 1 an error while running (missing or invalid file or data,
 not a denso model, training diverged), 2 a bad command line, 130 interrupted."""

@@ -63,7 +63,7 @@ def cmd_predict(args) -> int:
     model = load_model_file(args.model)
     label, x, _ = load_eval_data(args.data, args.target, model, need_target=False)
     names, table = prediction_columns(model, model.predict(x, batch_size=args.batch_size))
-    integer = [n == "prediction" and model.loss is not None and model.loss.name != "mse" for n in names]
+    integer = [n == "prediction" and model.loss is not None and model.loss.classification for n in names]
     fmt = ["%d" if is_int else "%.6g" for is_int in integer]
     if out is None:
         np.savetxt(sys.stdout, table, fmt=fmt, delimiter=",", header=",".join(names), comments="")

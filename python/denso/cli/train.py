@@ -8,6 +8,7 @@ import numpy as np
 from .. import optim
 from ..callbacks import EarlyStopping
 from ..holdout import holdout
+from ..io import check_model_path
 from ..model import Sequential
 from ..nn import Dense, Dropout
 from ..plotting import require_matplotlib
@@ -115,6 +116,10 @@ def _check_outputs(args) -> None:
     """Fail before training when the model or plot cannot be written, or matplotlib is missing."""
     if args.out:
         check_output_path(args.out, "--out")
+        try:
+            check_model_path(args.out)
+        except ValueError as err:
+            raise UsageError(f"--out: {err}") from None
     if args.plot:
         check_output_path(args.plot, "--plot")
         require_matplotlib()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._checks import require_number
-from .optimizer import Optimizer
+from .optimizer import Optimizer, resolve_lr
 
 
 def _check_betas(betas) -> tuple:
@@ -29,7 +29,7 @@ class Adam(Optimizer):
 
     Args:
         params: iterable of parameters (``.data``/``.grad``), or None to :meth:`bind` later.
-        lr: learning rate, >= 0.
+        lr: learning rate, >= 0 (default 1e-3); or `learning_rate`, Keras's name for it.
         betas: (beta1, beta2), each in [0, 1): decay rates of the first and second moments.
         eps: added to the denominator, >= 0.
         weight_decay: L2 penalty added to the gradient, >= 0 (see :class:`AdamW` for decoupled decay).
@@ -45,14 +45,14 @@ class Adam(Optimizer):
     kind = "adam"
     decoupled_weight_decay = False
 
-    def __init__(self, params=None, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, epsilon_hat: bool = False):
+    def __init__(self, params=None, lr=None, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, epsilon_hat: bool = False, learning_rate=None):
         self.betas = _check_betas(betas)
         self.eps = require_number(eps, "eps", low=0.0)
         self.weight_decay = require_number(weight_decay, "weight_decay", low=0.0)
         self.amsgrad = bool(amsgrad)
         self.epsilon_hat = bool(epsilon_hat)
-        super().__init__(params, lr)
+        super().__init__(params, resolve_lr(lr, learning_rate, 1e-3))
 
     def config(self) -> dict:
         return {"name": self.name, "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
@@ -72,7 +72,7 @@ class AdamW(Adam):
 
     Args:
         params: iterable of parameters (``.data``/``.grad``), or None to :meth:`bind` later.
-        lr: learning rate, >= 0.
+        lr: learning rate, >= 0 (default 1e-3); or `learning_rate`, Keras's name for it.
         betas: (beta1, beta2), each in [0, 1).
         eps: added to the denominator, >= 0.
         weight_decay: decoupled decay rate, >= 0 (default 1e-2, as in torch).
@@ -87,6 +87,7 @@ class AdamW(Adam):
     name = "adamw"
     decoupled_weight_decay = True
 
-    def __init__(self, params=None, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *, epsilon_hat: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, epsilon_hat=epsilon_hat)
+    def __init__(self, params=None, lr=None, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, epsilon_hat: bool = False, learning_rate=None):
+        super().__init__(params, resolve_lr(lr, learning_rate, 1e-3), betas, eps, weight_decay, amsgrad,
+                         epsilon_hat=epsilon_hat)

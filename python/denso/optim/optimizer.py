@@ -23,6 +23,16 @@ def _describe(obj) -> str:
     return f"{type(obj).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
+def resolve_lr(lr, learning_rate, default: float):
+    """The learning rate given as `lr` or under Keras's name `learning_rate` (`default` when neither is);
+    both at once is a TypeError."""
+    if lr is not None and learning_rate is not None:
+        raise TypeError(f"pass the learning rate once, as `lr` or as its Keras name `learning_rate`, "
+                        f"got lr={lr!r} and learning_rate={learning_rate!r}")
+    chosen = lr if lr is not None else learning_rate
+    return default if chosen is None else chosen
+
+
 class Optimizer:
     """Base class of denso's optimizers (PyTorch-style update rules and usage).
 
@@ -32,6 +42,7 @@ class Optimizer:
             dtype, or None to skip that parameter this step), e.g. ``denso.Tensor``. May be omitted
             and given later with :meth:`bind` (Keras-style: the model binds its parameters).
         lr: learning rate, a number >= 0. Settable at any time (``opt.lr = 0.01``), e.g. by a schedule.
+            Every optimizer also takes it under Keras's name, ``learning_rate=`` (one or the other).
 
     Hyperparameters other than ``lr`` are fixed at construction: they decide which state buffers
     exist. State buffers (numpy arrays of the parameter's dtype, zeroed) are allocated when the
@@ -53,6 +64,15 @@ class Optimizer:
         self._fixed = frozenset(self.config()) - {"name", "lr"}
         if params is not None:
             self.bind(params)
+
+    @property
+    def learning_rate(self) -> float:
+        """Keras's name for `lr` (readable and settable)."""
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        self.lr = value
 
     def __setattr__(self, key, value):
         if key == "lr":

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._checks import require_number
-from .optimizer import Optimizer
+from .optimizer import Optimizer, resolve_lr
 
 
 class RMSprop(Optimizer):
@@ -17,7 +17,7 @@ class RMSprop(Optimizer):
 
     Args:
         params: iterable of parameters (``.data``/``.grad``), or None to :meth:`bind` later.
-        lr: learning rate, >= 0.
+        lr: learning rate, >= 0 (default 1e-2); or `learning_rate`, Keras's name for it.
         alpha: smoothing constant of the squared-gradient average, >= 0.
         eps: added to the denominator, >= 0.
         momentum: momentum factor, >= 0.
@@ -31,14 +31,14 @@ class RMSprop(Optimizer):
     name = "rmsprop"
     kind = "rmsprop"
 
-    def __init__(self, params=None, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 momentum: float = 0.0, centered: bool = False, weight_decay: float = 0.0):
+    def __init__(self, params=None, lr=None, alpha: float = 0.99, eps: float = 1e-8,
+                 momentum: float = 0.0, centered: bool = False, weight_decay: float = 0.0, *, learning_rate=None):
         self.alpha = require_number(alpha, "alpha", low=0.0)
         self.eps = require_number(eps, "eps", low=0.0)
         self.momentum = require_number(momentum, "momentum", low=0.0)
         self.centered = bool(centered)
         self.weight_decay = require_number(weight_decay, "weight_decay", low=0.0)
-        super().__init__(params, lr)
+        super().__init__(params, resolve_lr(lr, learning_rate, 1e-2))
 
     def config(self) -> dict:
         return {"name": self.name, "lr": self.lr, "alpha": self.alpha, "eps": self.eps,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._checks import require_number
-from .optimizer import Optimizer
+from .optimizer import Optimizer, resolve_lr
 
 
 class SGD(Optimizer):
@@ -18,7 +18,7 @@ class SGD(Optimizer):
 
     Args:
         params: iterable of parameters (``.data``/``.grad``), or None to :meth:`bind` later.
-        lr: learning rate, >= 0.
+        lr: learning rate, >= 0 (default 1e-3); or `learning_rate`, Keras's name for it.
         momentum: momentum factor, >= 0.
         dampening: dampening of the momentum, >= 0.
         nesterov: Nesterov momentum; needs momentum > 0 and dampening = 0.
@@ -31,8 +31,8 @@ class SGD(Optimizer):
     name = "sgd"
     kind = "sgd"
 
-    def __init__(self, params=None, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0):
+    def __init__(self, params=None, lr=None, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0, *, learning_rate=None):
         self.momentum = require_number(momentum, "momentum", low=0.0)
         self.dampening = require_number(dampening, "dampening", low=0.0)
         self.nesterov = bool(nesterov)
@@ -40,7 +40,7 @@ class SGD(Optimizer):
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(f"`nesterov=True` requires `momentum` > 0 and `dampening` = 0, got "
                              f"momentum={self.momentum!r}, dampening={self.dampening!r}")
-        super().__init__(params, lr)
+        super().__init__(params, resolve_lr(lr, learning_rate, 1e-3))
 
     def config(self) -> dict:
         return {"name": self.name, "lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
