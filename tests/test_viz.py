@@ -1,6 +1,7 @@
 """denso.viz: the DOT text of a graph holds each node's value and gradient and each edge's contribution,
 checked against hand-derived derivatives and float64 central differences."""
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -138,10 +139,10 @@ def test_dense_layer_is_one_node_with_its_weight_and_bias():
     assert "matmul" not in dot
     dense_id = node_id(dot, "dense(relu)")
     inputs = {src for src, dst, _ in edges(dot) if dst == dense_id}
-    assert inputs == {node_id(dot, "x = [[1, -1]]\\nshape 1×2"), node_id(dot, "W = [[0.5, -1, 2], [1, 0.5, 0]]"),
+    assert inputs == {node_id(dot, "x = [[1, -1]]\\nshape 1×2"), node_id(dot, "W =\\n[0.5, -1, 2]\\n[1, 0.5, 0]\\nshape 2×3"),
                       node_id(dot, "b = [0.1, 0.2, -0.3]\\nshape 3")}
     # relu(x·W + b) = relu([-0.4, -1.3, 1.7]): only the third unit passes a gradient
-    assert "∂J/∂b = [0, 0, 1]" in dot and "∂J/∂W = [[0, 0, 1], [0, 0, -1]]" in dot
+    assert "∂J/∂b = [0, 0, 1]" in dot and "∂J/∂W =\\n[0, 0, 1]\\n[0, 0, -1]" in dot   # a matrix: a line per row
 
 
 def test_a_models_layers_are_drawn_as_dense_nodes_named_by_layer():
@@ -154,7 +155,7 @@ def test_a_models_layers_are_drawn_as_dense_nodes_named_by_layer():
     assert [line.split('"')[1].split("\\n")[0] for line in dot.splitlines() if '"dense' in line] == \
         ["dense(relu)", "dense(tanh)", "dense"]                 # the last one's softmax is fused in the loss
     for name in ("W1", "b1", "W2", "b2", "W3", "b3"):
-        assert f"∂J/∂{name} = " in dot                          # small parameters show their gradients
+        assert f"∂J/∂{name} =" in dot                           # small parameters show their gradients
     assert "categorical_crossentropy" in dot
 
 
@@ -208,6 +209,14 @@ def test_draw_renders_with_graphviz(tmp_path, suffix, magic):
         text = html.unescape(data.decode("utf-8"))
         for label in ("J = -10", "∂J/∂a = -2", "∂J/∂b = -4", "∂J/∂c = 5", "∂J/∂a += -2"):
             assert label in text, label
+
+
+def test_readmes_committed_drawing_shows_the_abc_gradients():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "graph-abc.svg"), encoding="utf-8") as f:
+        svg = html.unescape(f.read())
+    for label in ("J = -10", "∂J/∂a = -2", "∂J/∂b = -4", "∂J/∂c = 5", "∂J/∂(a + 2*b) = -2", "∂J/∂c += 5"):
+        assert label in svg, label
 
 
 def test_import_denso_does_not_import_graphviz():

@@ -61,9 +61,12 @@ def to_dot(tensor: Tensor, values: bool = True, grads: bool = True, rankdir: str
              '  node [fontname="Helvetica", fontsize=11];',
              '  edge [fontname="Helvetica", fontsize=10, fontcolor="#c0392b"];']
     for node in nodes:
-        label = "\n".join(_node_lines(node, output, values, grads))
+        label = _node_lines(node, output, values, grads)
+        style = _STYLE[_kind(node)]
+        if len(label) > 3:  # a tall label fits a box better than an ellipse
+            style = style.replace("shape=ellipse, style=filled", 'shape=box, style="rounded,filled"')
         bold = ", penwidth=2" if node is tensor else ""
-        lines.append(f"  {ids[id(node)]} [label={_quote(label)}, {_STYLE[_kind(node)]}{bold}];")
+        lines.append(f"  {ids[id(node)]} [label={_quote(chr(10).join(label))}, {style}{bold}];")
     for node in nodes:
         sent = node.edge_grads if grads and node.grad is not None else None
         for i, parent in enumerate(node.parents):
@@ -141,13 +144,11 @@ def _node_lines(node: Tensor, output: str, values: bool, grads: bool) -> list:
     else:
         lines = [] if bare_constant else ["leaf" if kind == "parameter" else "constant"]
     if show_value:
-        value = _format(node.data)
-        lines.append(f"{name} = {value}" if name else value if bare_constant else f"value {value}")
-    if node.ndim:  # second, under what the node is
-        lines.insert(1, "shape " + "×".join(str(n) for n in node.shape))
+        lines += _value_lines("" if bare_constant else name or "value", node.data)
+    if node.ndim:
+        lines.append("shape " + "×".join(str(n) for n in node.shape))
     if grads and node.grad is not None and node.size <= SHOWN_VALUES:
-        grad = _format(node.grad)
-        lines.append(f"∂{output}/∂{_symbol(name)} = {grad}" if name else f"grad {grad}")
+        lines += _value_lines(f"∂{output}/∂{_symbol(name)}" if name else "grad", node.grad)
     return lines
 
 
@@ -156,7 +157,16 @@ def _edge_label(parent: Tensor, grad, output: str) -> str:
     if grad is None or np.size(grad) > SHOWN_VALUES:
         return ""
     target = f"∂{output}/∂{_symbol(parent.name)}" if parent.name else "grad"
-    return f"{target} += {_format(grad)}"
+    return "\n".join(_value_lines(target, grad, "+="))
+
+
+def _value_lines(prefix: str, array, sign: str = "=") -> list:
+    """`prefix = value` on one line, or a matrix of several rows as one line per row under `prefix =`."""
+    array = np.asarray(array)
+    if array.ndim == 2 and array.shape[0] > 1:
+        rows = [_format(row) for row in array]
+        return [f"{prefix} {sign}"] + rows if prefix else rows
+    return [f"{prefix} {sign} {_format(array)}" if prefix else _format(array)]
 
 
 def _symbol(name: str) -> str:
