@@ -21,7 +21,7 @@ EXPECTED = {
     "evaluate": r"^test\s+\S+\s+\S+$",
     "predict": r"^denso: wrote \d+ predictions for ",
     "summary": r"^Total params: [\d,]+$",
-    "experiment": r"^(optimizers\s+Run the optimizer comparison|denso: png: results/optimizers\.png)",
+    "experiment": r"^(optimizers\s+Why do momentum, RMSprop and Adam beat|denso: png: results/optimizers\.png)",
     "graph": r"^denso: graph written to \S+$",
 }
 # What a particular example promises beyond that (a substring of the example → an output pattern).
