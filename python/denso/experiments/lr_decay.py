@@ -63,6 +63,8 @@ def _plot(histories, source):
     ax_train.set(yscale="log", xlabel="epoch", ylabel="training loss (after each epoch)", title="Training loss")
     fig.suptitle(f"Data: {source}", fontsize=10)  # too long for a panel title (the synthetic fallback's)
     ax_test.set(xlabel="epoch", ylabel="test loss", title="Test loss")
+    _report.readable_log_axis(ax_lr, "y")
+    _report.readable_log_axis(ax_train, "y")
     for ax in (ax_lr, ax_train, ax_test):
         ax.legend(fontsize=8)
     return fig
