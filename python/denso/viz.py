@@ -4,7 +4,8 @@
 PDF with the `graphviz` Python package and Graphviz's `dot` program (`pip install 'denso[viz]'`
 and `apt-get install graphviz`). Neither is imported by `import denso`.
 
-    >>> a, b, c = (Tensor(v, requires_grad=True, name=n) for v, n in ((3.0, "a"), (1.0, "b"), (-2.0, "c")))
+    >>> import denso.viz
+    >>> a, b, c = (denso.Tensor(v, requires_grad=True, name=n) for v, n in ((3.0, "a"), (1.0, "b"), (-2.0, "c")))
     >>> J = (a + 2 * b) * c
     >>> J.name = "J"
     >>> J.backward(record_edges=True)     # edges then show the gradient each use sent back
@@ -36,10 +37,10 @@ _STYLE = {  # what kind of node → Graphviz attributes
 def to_dot(tensor: Tensor, values: bool = True, grads: bool = True, rankdir: str = "LR") -> str:
     """Graphviz DOT source of the graph that produced `tensor`.
 
-    One node per op (labelled with the tensor's name if it has one, else its op, e.g. "mul" or
-    "dense(relu)") and per leaf (its name, or "constant"/"input"), showing its shape, and for
-    scalars and arrays of up to 6 values the forward value and, after backward(), the gradient
-    `∂J/∂name` (J being `tensor`'s name, "J" when it has none). Edges run in the direction of the
+    One node per op (headed by its op, e.g. "mul" or "dense(relu)") and per leaf, showing its
+    shape and, for scalars and arrays of up to 6 values, the forward value (`a = 3`, with the
+    tensor's name when it has one) and, after backward(), the gradient (`∂J/∂a = -2`, J being
+    `tensor`'s name, "J" when it has none; `grad` on unnamed nodes). Edges run in the direction of the
     forward pass; a value used twice has two outgoing edges. After `backward(record_edges=True)`
     each edge is labelled with the gradient that use sent back (`∂J/∂x += 3`): the node's gradient
     is their sum. Ops record their inputs only when one of them requires a gradient.
