@@ -203,6 +203,7 @@ HELP = {
     "predict": ["MODEL", "DATA", "--out", "--target", "--batch-size", "--threads", "exit status"],
     "summary": ["MODEL", "exit status"],
     "experiment": ["NAME", "--list", "--out", "--small", "--seed", "--threads", "exit status"],
+    "graph": ["EXPR", "--values", "--out", "--rankdir", "exit status"],
 }
 
 

@@ -65,6 +65,7 @@ class Tensor:
         data: array-like; Python numbers, ints and bools become float64 unless `dtype` is given.
         requires_grad: whether backward() should compute `.grad` for this tensor.
         dtype: optional float32/float64 to convert to.
+        name: optional label for drawings of the graph (`denso.viz`); it changes no computation.
 
     Operators (+ - * / ** @, indexing) and the methods sum, mean, exp, log, reshape, transpose
     and T come from ops.py; relu, leaky_relu, sigmoid, tanh, softmax, log_softmax from functional.py.
@@ -77,22 +78,30 @@ class Tensor:
     """
 
     __array_priority__ = 100.0  # numpy defers `ndarray + Tensor` to Tensor.__radd__
+    # Defaults for tensors unpickled from before these attributes existed.
+    name = None
+    _label = ""
+    _edge_grads = None
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if isinstance(data, Tensor):
             data = data.data
         self.data = as_float_array(data, "data", dtype)
         self.grad = None
         self.requires_grad = bool(requires_grad)
+        self.name = _check_name(name)
         self._parents = ()
         self._backward = None
         self._op = ""
 
     @classmethod
-    def _from_op(cls, data: np.ndarray, parents: tuple, backward, op: str) -> "Tensor":
-        """Output of an op: records parents and closure only if some parent needs a gradient."""
+    def _from_op(cls, data: np.ndarray, parents: tuple, backward, op: str, label: str = "") -> "Tensor":
+        """Output of an op: records parents and closure only if some parent needs a gradient.
+
+        `label` is what drawings call the node when it says more than `op` (a fused dense layer
+        is one node "dense(relu)", not a matmul, an add and a relu)."""
         out = cls.__new__(cls)
-        out.data, out.grad, out._op = data, None, op
+        out.data, out.grad, out._op, out._label, out.name = data, None, op, label, None
         out.requires_grad = _grad_mode.enabled and any(p.requires_grad for p in parents)
         out._parents = parents if out.requires_grad else ()
         out._backward = backward if out.requires_grad else None
@@ -104,10 +113,27 @@ class Tensor:
     dtype = property(lambda self: self.data.dtype)
     is_leaf = property(lambda self: self._backward is None)
 
+    @property
+    def label(self) -> str:
+        """What drawings call the op that made this tensor ("" for a leaf): e.g. "mul", "dense(relu)"."""
+        return self._label or self._op
+
+    @property
+    def parents(self) -> tuple:
+        """The tensors this one was computed from (empty for a leaf, or when nothing needed a gradient)."""
+        return self._parents
+
+    @property
+    def edge_grads(self):
+        """After backward(record_edges=True): the gradient this node sent to each of its parents, in the
+        order of `parents` (None where none flowed); a parent used twice appears twice. Else None."""
+        return self._edge_grads
+
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         op = f", op={self._op}" if self._op else ""
-        return f"Tensor({np.array2string(self.data, separator=', ')}{grad}{op})"
+        name = f", name={self.name!r}" if self.name else ""
+        return f"Tensor({np.array2string(self.data, separator=', ')}{grad}{op}{name})"
 
     def __len__(self) -> int:
         return len(self.data)
@@ -130,12 +156,14 @@ class Tensor:
         """Forget the accumulated gradient."""
         self.grad = None
 
-    def backward(self, grad=None) -> None:
+    def backward(self, grad=None, record_edges: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires it.
 
         A one-element output seeds with 1; otherwise `grad` (same shape as self) is required.
         Leaf gradients add up across calls (call zero_grad() between steps); intermediate
-        tensors get their gradient of this call in `.grad` for inspection.
+        tensors get their gradient of this call in `.grad` for inspection. With `record_edges`,
+        every op node also keeps the gradient it sent to each parent in `.edge_grads` (what
+        drawings label the edges with: a value used twice receives, and sums, two of them).
         """
         if not self.requires_grad:
             raise ValueError("backward() needs a tensor that requires grad; none of its inputs had requires_grad=True")
@@ -149,14 +177,26 @@ class Tensor:
                 node.grad = g if node.grad is None else node.grad + g
                 continue
             node.grad = g
+            sent = [] if record_edges else None
             for parent, pg in zip(node._parents, node._backward(g)):
-                if pg is None or not parent.requires_grad:
-                    continue
-                pg = _fit_gradient(pg, parent, node._op)
-                key = id(parent)
-                grads[key] = pg if key not in grads else grads[key] + pg
+                if pg is not None and parent.requires_grad:
+                    pg = _fit_gradient(pg, parent, node._op)
+                    key = id(parent)
+                    grads[key] = pg if key not in grads else grads[key] + pg
+                else:
+                    pg = None
+                if sent is not None:
+                    sent.append(pg)
+            node._edge_grads = None if sent is None else tuple(sent)  # never stale from an earlier call
 
     __hash__ = object.__hash__  # tensors are graph nodes, hashed by identity
+
+
+def _check_name(name):
+    """A tensor's optional name: None or a string."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"`name` must be a string or None, got {type(name).__name__} {name!r}")
+    return name
 
 
 def attach(**methods) -> None:

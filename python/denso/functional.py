@@ -231,7 +231,8 @@ def dense(x, weight, bias=None, activation=None, alpha=None) -> Tensor:
         return (dX, dW, db) if bias is not None else (dX, dW)
 
     parents = (x, weight, bias) if bias is not None else (x, weight)
-    return Tensor._from_op(out, parents, backward, "dense")
+    label = "dense" if act == _core.Activation.identity else f"dense({act.name})"  # one node in drawings
+    return Tensor._from_op(out, parents, backward, "dense", label)
 
 
 def _loss_node(value: float, dtype, grad: np.ndarray, parent: Tensor, name: str) -> Tensor:

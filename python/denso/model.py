@@ -106,13 +106,15 @@ class Sequential:
         total = sum(int(np.prod(shape)) for layer_shapes in shapes for _, shape, _ in layer_shapes)
         self.flat_parameter = FlatParameter(total, self.dtype)
         rng = np.random.default_rng(self.seed)
-        offset = 0
+        offset, number = 0, 0
         for layer, layer_shapes in zip(self.layers, shapes):
+            number += bool(layer_shapes)
             for name, shape, init in layer_shapes:
                 size = int(np.prod(shape))
                 view = self.flat_parameter.data[offset:offset + size].reshape(shape)
                 view[...] = initializers.initialize(init, shape, rng, self.dtype)
-                tensor = Tensor(view, requires_grad=True)
+                # W1, b1, W2, ...: the names drawings of the graph (denso.viz) show
+                tensor = Tensor(view, requires_grad=True, name=f"{'W' if name == 'weight' else 'b'}{number}")
                 tensor.data = view  # the parameter must stay a view into the flat buffer
                 setattr(layer, name, tensor)
                 setattr(layer, name + "_offset", offset)

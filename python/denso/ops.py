@@ -63,8 +63,8 @@ def power(a: Tensor, exponent) -> Tensor:
         raise TypeError(f"`exponent` must be a real number (tensor exponents are not supported), got {exponent!r}")
     p = a.dtype.type(exponent)
     if p == 0:  # a ** 0 is constant; p · a^(p−1) would be 0 · inf = nan at a = 0
-        return Tensor._from_op(np.ones_like(a.data), (a,), lambda g: (np.zeros_like(a.data),), "pow")
-    return Tensor._from_op(a.data ** p, (a,), lambda g: (g * p * a.data ** (p - 1),), "pow")
+        return Tensor._from_op(np.ones_like(a.data), (a,), lambda g: (np.zeros_like(a.data),), "pow", "**0")
+    return Tensor._from_op(a.data ** p, (a,), lambda g: (g * p * a.data ** (p - 1),), "pow", f"**{exponent:g}")
 
 
 def exp(a: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""The `denso` command line (also `python -m denso`): train, evaluate, predict, summary, experiment.
+"""The `denso` command line (also `python -m denso`): train, evaluate, predict, summary, experiment, graph.
 
 Exit status: 0 on success; 1 when something fails while running (a missing or unreadable file,
 data that cannot be used, a file that is not a denso model, training that diverged); 2 for a bad
@@ -8,7 +8,8 @@ output closed it early (as for SIGPIPE). Errors are one line on stderr,
 
 The modules: `arguments` (argument types, --threads), `parser` (the argparse parser), `data` (the
 data a command works on), `output` (what the commands print and write), and one module per
-kind of command: `train`, `saved_model` (evaluate, predict, summary), `experiment`.
+kind of command: `train`, `saved_model` (evaluate, predict, summary), `experiment`, `graph` (with
+`expression`, the whitelisted parser of its EXPR).
 """
 from __future__ import annotations
 

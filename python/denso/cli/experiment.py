@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+import textwrap
 
 from .arguments import UsageError, set_threads
 from .output import say
@@ -26,11 +28,15 @@ def load_experiments() -> dict:
 
 
 def _list(experiments: dict) -> None:
-    """One line per experiment: its name and the first line of its docstring."""
+    """Each experiment's name and the question it answers (denso.experiments.QUESTIONS; else the first
+    line of its docstring), wrapped under the question column."""
+    questions = getattr(sys.modules.get("denso.experiments"), "QUESTIONS", None) or {}
     width = max((len(n) for n in experiments), default=0) + 2
     for name, run in experiments.items():
         doc = (run.__doc__ or "").strip().splitlines()
-        say(name.ljust(width) + (doc[0] if doc else ""))
+        text = questions.get(name) or (doc[0] if doc else "")
+        lines = textwrap.wrap(text, width=max(100 - width, 40)) or [""]
+        say(name.ljust(width) + lines[0], *(" " * width + line for line in lines[1:]))
 
 
 def cmd_experiment(args) -> int:

@@ -14,6 +14,8 @@ from .arguments import (
 )
 from .data import DEFAULT_TEST_SPLIT
 from .experiment import cmd_experiment
+from .expression import FUNCTIONS, parse_values
+from .graph import cmd_graph
 from .saved_model import cmd_evaluate, cmd_predict, cmd_summary
 from .train import AUTO_MAX_CLASSES, AUTO_MAX_LABEL, TASKS, cmd_train
 from .._core import __version__
@@ -167,6 +169,30 @@ def _add_experiment_parser(sub) -> None:
     p.set_defaults(run=cmd_experiment)
 
 
+GRAPH_EXAMPLES = """examples:
+  denso graph "(a + 2*b) * c" --values a=3,b=1,c=-2 --out graph.svg
+  denso graph "(1 + 4*x)**2" --values x=1 --out chain.png
+  denso graph "sigmoid(w*x + b)" --values w=2,x=1,b=-1 --out logistic.dot   (DOT text, no Graphviz needed)
+"""
+
+
+def _add_graph_parser(sub) -> None:
+    p = sub.add_parser("graph", help="draw an expression's graph with values and gradients",
+                       formatter_class=_formatter, description="Build EXPR as a computational graph at the values "
+                       "given, run backward, print J and every partial derivative, and draw the graph: each "
+                       "node with its value and gradient, each edge with the gradient it carries back. EXPR may "
+                       f"use numbers, variables, + - * / **, unary minus and {', '.join(FUNCTIONS)}. Images "
+                       "need Graphviz: pip install 'denso[viz]' and apt-get install graphviz.",
+                       epilog=GRAPH_EXAMPLES + "\n" + EPILOG)
+    p.add_argument("expression", metavar="EXPR", help='a scalar expression, e.g. "(a + 2*b) * c"')
+    p.add_argument("--values", type=parse_values, metavar="NAME=V,...", help="the value of every variable, "
+                   "e.g. a=3,b=1,c=-2")
+    p.add_argument("--out", default="graph.svg", metavar="PATH", help="the drawing: .svg, .png or .pdf (rendered "
+                   "by Graphviz), or .dot/.gv for the DOT text (default graph.svg)")
+    p.add_argument("--rankdir", default="LR", choices=("LR", "TB"), help="left to right (default) or top to bottom")
+    p.set_defaults(run=cmd_graph)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the whole command line."""
     parser = Parser(prog="denso", formatter_class=_formatter, epilog=EPILOG,
@@ -176,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(sub)
     _add_saved_model_parsers(sub)
     _add_experiment_parser(sub)
+    _add_graph_parser(sub)
     return parser
 
 

@@ -5,7 +5,8 @@
     >>> result["summary"], result["png"], result["csv"], result["markdown"]
 
 Every `run(out_dir, small=False, seed=0) -> dict` returns the paths it wrote ("png", "csv",
-"markdown") and a one-line "summary" of the finding. `small=True` is a seconds-long version for
+"markdown") and a one-line "summary" of the finding; QUESTIONS holds the question each one answers.
+The markdown page puts a caption under the figure saying what to look at. `small=True` is a seconds-long version for
 tests; the default runs take under two minutes each on two cores. Figures need matplotlib
 (`pip install matplotlib`); nothing here is imported by `import denso`.
 
@@ -31,9 +32,8 @@ from . import (
     vanishing_gradients,
 )
 
-EXPERIMENTS = {
-    module.NAME: module.run
-    for module in (batch_size, optimizers, vanishing_gradients, universal_approximation, regularization, lr_decay)
-}
+_MODULES = (batch_size, optimizers, vanishing_gradients, universal_approximation, regularization, lr_decay)
+EXPERIMENTS = {module.NAME: module.run for module in _MODULES}
+QUESTIONS = {module.NAME: module.QUESTION for module in _MODULES}  # what `denso experiment --list` prints
 
-__all__ = ["EXPERIMENTS"]
+__all__ = ["EXPERIMENTS", "QUESTIONS"]

@@ -26,6 +26,33 @@ def new_figure(ncols: int, nrows: int = 1, width: float = 4.2, height: float = 3
     return fig, [ax for row in axes for ax in row]
 
 
+def readable_log_axis(ax, which: str) -> None:
+    """Tick labels of a log axis a projected figure can show: plain numbers (0.05, 2, 300k) at the
+    sparsest of 1, 1-2-5, 1-2-3-5 steps per decade that gives at least three ticks, and no minor labels
+    (matplotlib labels the minor ticks of a short log axis, and they run together)."""
+    from matplotlib import ticker
+    low, high = ax.get_xlim() if which == "x" else ax.get_ylim()
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    if low > 0 and high > low:
+        decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+        for steps in ((1,), (1, 2, 5), (1, 2, 3, 5), (1, 1.5, 2, 3, 4, 5, 6, 8)):
+            ticks = [m * 10.0 ** d for d in decades for m in steps if low <= m * 10.0 ** d <= high]
+            if len(ticks) >= 3:
+                break
+        axis.set_major_locator(ticker.FixedLocator(ticks))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: short_number(v)))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def short_number(value: float) -> str:
+    """A tick label: 300k, 1.5M, 0.02, 4."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:g}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
+
+
 def paths(out_dir: str, name: str) -> dict:
     """{"png", "csv", "markdown"} file paths for experiment `name` in `out_dir` (created)."""
     out_dir = os.fspath(out_dir)
@@ -45,8 +72,9 @@ def fmt(value) -> str:
     return f"{value:.4g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.3e}"
 
 
-def write_tables(rows: list, out: dict, title: str, setup: str, summary: str) -> None:
-    """Write `rows` (dicts with the same keys) to out["csv"] and a markdown page to out["markdown"]."""
+def write_tables(rows: list, out: dict, title: str, setup: str, summary: str, caption: str) -> None:
+    """Write `rows` (dicts with the same keys) to out["csv"] and a markdown page to out["markdown"]: the
+    setup, the table, the result, and the figure with its caption line."""
     columns = list(rows[0])
     with open(out["csv"], "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -56,7 +84,8 @@ def write_tables(rows: list, out: dict, title: str, setup: str, summary: str) ->
     lines = [f"# {title}", "", setup.strip(), "",
              "| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(fmt(row[k]) for k in columns) + " |" for row in rows]
-    lines += ["", f"**Result:** {summary}", "", f"![{title}]({os.path.basename(out['png'])})", ""]
+    lines += ["", f"**Result:** {summary}", "", f"![{title}]({os.path.basename(out['png'])})", "",
+              f"*Figure: {caption}*", ""]
     with open(out["markdown"], "w") as f:
         f.write("\n".join(lines))
 

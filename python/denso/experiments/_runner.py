@@ -15,6 +15,7 @@ class Outcome:
     figure: object   # a matplotlib Figure made with _report.new_figure
     setup: str       # what was run, for the page
     summary: str     # the finding in one line
+    caption: str     # under the figure: what its panels show and what to look at
 
 
 def run(name: str, out_dir: str, study, small: bool, seed: int) -> dict:
@@ -26,5 +27,5 @@ def run(name: str, out_dir: str, study, small: bool, seed: int) -> dict:
     outcome = study(small, seed)
     out = _report.paths(out_dir, name)
     _report.save_figure(outcome.figure, out["png"], dpi=_report.DPI)
-    _report.write_tables(outcome.rows, out, outcome.title, outcome.setup, outcome.summary)
+    _report.write_tables(outcome.rows, out, outcome.title, outcome.setup, outcome.summary, outcome.caption)
     return _report.finish(out, outcome.summary)

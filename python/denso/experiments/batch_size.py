@@ -22,9 +22,15 @@ from ..callbacks import Callback
 from . import _data, _report, _runner
 
 NAME = "batch-size"
+QUESTION = ("How does the mini-batch size, from 1 (stochastic) to the whole set (full batch), change "
+            "throughput, the time to reach a training loss, and test accuracy?")
 TARGET_LOSS = 0.5
 FULL = {"n_train": 10000, "n_test": 5000, "n_eval": 2000, "sizes": (1, 4, 16, 64, 256, 1024, None),
         "max_epochs": 400, "time_cap": 12.0}
+CAPTION = ("Left: the training loss after each epoch against training time, log scale, one curve per batch size; "
+           "the dashed line is the target. Middle: samples per second (blue) and seconds to the target (red): "
+           "look at where the red curve is lowest, between batch 1 and the full batch. Right: the test accuracy "
+           "of each batch size when it reached the target (hollow: never reached it).")
 SMALL = {"n_train": 2000, "n_test": 1000, "n_eval": 500, "sizes": (1, 16, 256, None),
          "max_epochs": 40, "time_cap": 5.0}
 
@@ -90,32 +96,71 @@ def _crossing(curve, target) -> tuple:
 
 
 def _plot(rows, curves, source):
-    from matplotlib import colormaps
     fig, (ax_time, ax_speed, ax_acc) = _report.new_figure(3)
+    fig.suptitle(f"Data: {source}", fontsize=10)  # too long for a panel title (the synthetic fallback's)
+    _plot_curves(ax_time, rows, curves)
+    _plot_speed(ax_speed, rows)
+    _plot_accuracy(ax_acc, rows)
+    return fig
+
+
+def _plot_curves(ax, rows, curves) -> None:
+    """Training loss after each epoch against training time, one curve per batch size."""
+    from matplotlib import colormaps
     for i, (row, curve) in enumerate(zip(rows, curves)):
         color = colormaps["viridis"](i / max(len(rows) - 1, 1))
-        ax_time.plot(curve[1:, 0], curve[1:, 2], "o-", ms=2, color=color, label=f"batch {row['batch_size']}")
-    ax_time.axhline(TARGET_LOSS, color="0.4", ls="--", lw=0.8)
-    ax_time.set(xscale="log", xlabel="training time (s)", ylabel="training loss",
-                title=f"Loss after each epoch ({source})")
-    ax_time.legend(fontsize=7)
+        ax.plot(curve[1:, 0], curve[1:, 2], "o-", ms=2, color=color, label=f"batch {row['batch_size']}")
+    ax.axhline(TARGET_LOSS, color="0.4", ls="--", lw=0.8, label=f"target {TARGET_LOSS}")
+    ax.set(xscale="log", xlabel="training time (s)", ylabel="training loss", title="Training loss after each epoch")
+    _report.readable_log_axis(ax, "x")
+    ax.legend(fontsize=7)
+
+
+def _plot_speed(ax, rows) -> None:
+    """Samples per second (left axis) and seconds to the target loss (right axis) against batch size."""
     sizes = [r["batch_size"] for r in rows]
-    ax_speed.plot(sizes, [r["samples_per_s"] for r in rows], "o-", color="C0", label="samples / s")
-    ax_speed.set(xscale="log", yscale="log", xlabel="batch size", ylabel="samples / s",
-                 title="Throughput and time to target")
-    twin = ax_speed.twinx()
-    twin.plot(sizes, [r["seconds_to_target"] if r["reached_target"] else r["seconds"] for r in rows], "s--",
-              color="C3", label=f"seconds to loss {TARGET_LOSS}")
-    for r in rows:
-        if not r["reached_target"]:
-            twin.annotate("not reached", (r["batch_size"], r["seconds"]), fontsize=7, color="C3")
+    ax.plot(sizes, [r["samples_per_s"] for r in rows], "o-", color="C0", label="samples / s")
+    ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="samples / s", title="Throughput and time to target")
+    twin = ax.twinx()
+    reached = [r for r in rows if r["reached_target"]]
+    missed = [r for r in rows if not r["reached_target"]]
+    twin.plot([r["batch_size"] for r in reached], [r["seconds_to_target"] for r in reached], "s--", color="C3",
+              label=f"seconds to loss {TARGET_LOSS}")
+    if missed:
+        twin.plot([r["batch_size"] for r in missed], [r["seconds"] for r in missed], "s", mfc="white", color="C3",
+                  label="not reached (seconds run)")
+    for r in missed:  # the text goes left of the point, inside the panel even at its right edge
+        twin.annotate(f"not reached\nin {r['seconds']:.2g} s", (r["batch_size"], r["seconds"]), xytext=(-7, 0),
+                      textcoords="offset points", ha="right", va="center", fontsize=7, color="C3")
     twin.set(yscale="log", ylabel="seconds (training only)")
-    handles = ax_speed.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax_speed.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=7)
-    ax_acc.plot(sizes, [100 * r["test_accuracy"] for r in rows], "o-", color="C2")
-    ax_acc.set(xscale="log", xlabel="batch size", ylabel="test accuracy (%)",
-               title=f"Test accuracy at training loss {TARGET_LOSS}")
-    return fig
+    _batch_size_ticks(ax, sizes)
+    _report.readable_log_axis(ax, "y")
+    _report.readable_log_axis(twin, "y")
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+              fontsize=7)  # under the panel: inside it, it would cover a curve or the "not reached" note
+
+
+def _plot_accuracy(ax, rows) -> None:
+    """Test accuracy of the batch sizes that reached the target; the others apart, as what they ended at."""
+    reached = [r for r in rows if r["reached_target"]]
+    missed = [r for r in rows if not r["reached_target"]]
+    ax.plot([r["batch_size"] for r in reached], [100 * r["test_accuracy"] for r in reached], "o-", color="C2",
+            label=f"at training loss {TARGET_LOSS}")
+    if missed:
+        ax.plot([r["batch_size"] for r in missed], [100 * r["test_accuracy"] for r in missed], "o", mfc="white",
+                color="0.4", label=f"never reached {TARGET_LOSS}: after the last epoch")
+    ax.set(xscale="log", xlabel="batch size", ylabel="test accuracy (%)", title="Test accuracy")
+    _batch_size_ticks(ax, [r["batch_size"] for r in rows])
+    ax.legend(fontsize=7)
+
+
+def _batch_size_ticks(ax, sizes) -> None:
+    """The batch sizes themselves as the x ticks, and no minor labels."""
+    from matplotlib import ticker
+    ax.xaxis.set_major_locator(ticker.FixedLocator(sizes))
+    ax.xaxis.set_major_formatter(ticker.FixedFormatter([str(s) for s in sizes]))
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
 
 
 def study(small: bool, seed: int) -> _runner.Outcome:
@@ -140,7 +185,7 @@ def study(small: bool, seed: int) -> _runner.Outcome:
              "seconds_to_target and epochs_to_target interpolate linearly between the epoch checkpoints. "
              f"A batch of {n} is full-batch gradient descent, 1 is stochastic gradient descent.")
     return _runner.Outcome("Mini-batch size: speed and prediction error", rows, _plot(rows, curves, source), setup,
-                           _summary(rows))
+                           _summary(rows), CAPTION)
 
 
 def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:

@@ -14,6 +14,11 @@ from .. import Tensor, dense, mse, optim
 from . import _report, _runner
 
 NAME = "optimizers"
+QUESTION = ("Why do momentum, RMSprop and Adam beat plain gradient descent on a badly scaled feature, and "
+            "what does standardising the feature change?")
+CAPTION = ("Top: the (w, b) paths over the loss contours, raw feature (left) and standardised (right): on the raw "
+           "one gradient descent crawls along a narrow valley. Bottom: the loss above the optimum per step, log "
+           "scale: look at how far each method still is after the last step, and how standardising closes the gap.")
 OPTIMIZERS = {
     "gradient descent": lambda params, lr: optim.SGD(params, lr=lr),
     "momentum 0.9": lambda params, lr: optim.SGD(params, lr=lr, momentum=0.9),
@@ -143,7 +148,7 @@ def study(small: bool, seed: int) -> _runner.Outcome:
              "standardises x to zero mean and unit variance (so w and b mean something else there). "
              "excess_loss is the final loss minus the least-squares loss.")
     return _runner.Outcome("Optimizers on linear regression: feature scaling", rows, _plot(results, data), setup,
-                           summary)
+                           summary, CAPTION)
 
 
 def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:

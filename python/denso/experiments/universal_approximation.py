@@ -17,6 +17,11 @@ from .. import Dense, LearningRateScheduler, Sequential, optim
 from . import _report, _runner
 
 NAME = "universal-approximation"
+QUESTION = ("How does the error of one hidden layer fall as it widens, and do the same units do better in two "
+            "layers?")
+CAPTION = ("Left and middle: the test error against hidden units and against parameters, log-log, for one and "
+           "two hidden layers: look at how steeply it falls as the layer widens. Right: the fits of one hidden "
+           "layer against the target function.")
 FULL = {"units": (1, 2, 4, 8, 16, 32, 64), "lrs": (0.03, 0.1), "seeds": 2, "epochs": 4000, "n": 128}
 SMALL = {"units": (2, 4, 16, 64), "lrs": (0.03,), "seeds": 1, "epochs": 1500, "n": 128}
 
@@ -120,7 +125,7 @@ def study(small: bool, seed: int) -> _runner.Outcome:
              f"full-batch steps with cosine decay to lr/100, lr in {list(cfg['lrs'])} × {cfg['seeds']} seed(s), "
              "keeping the run with the lowest training loss. Two layers split the units evenly.")
     return _runner.Outcome("Universal approximation: error against width", rows, _plot(rows, fits, x_grid.ravel()),
-                           setup, _summary(rows))
+                           setup, _summary(rows), CAPTION)
 
 
 def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:

@@ -15,6 +15,11 @@ from .. import Dense, Sequential, Tensor, categorical_crossentropy, dense, optim
 from . import _data, _report, _runner
 
 NAME = "vanishing-gradients"
+QUESTION = ("Why do the first layers of a deep sigmoid network barely learn, and how do ReLU and He "
+            "initialisation keep the gradient alive?")
+CAPTION = ("Left: each layer's gradient norm at initialisation, log scale: the sigmoid network's falls by orders "
+           "of magnitude towards the input, ReLU + He stays level. Middle: the first (solid) and last (dashed) "
+           "layer during the first epoch. Right: the loss of the first epoch: the sigmoid network's does not move.")
 NETWORKS = {  # label: (hidden activation, kernel initializer)
     "sigmoid, Glorot": ("sigmoid", "glorot_uniform"),
     "tanh, Glorot": ("tanh", "glorot_uniform"),
@@ -106,7 +111,7 @@ def study(small: bool, seed: int) -> _runner.Outcome:
              f"{steps} steps of one epoch of SGD (lr {cfg['lr']}, batch {cfg['batch']}). "
              "relative_to_last_layer = layer's norm / output layer's norm at initialisation.")
     return _runner.Outcome("Vanishing gradients: sigmoid against ReLU + He", _rows(results, cfg),
-                           _plot(results, cfg), setup, summary)
+                           _plot(results, cfg), setup, summary, CAPTION)
 
 
 def run(out_dir: str, small: bool = False, seed: int = 0) -> dict:
