@@ -21,7 +21,7 @@ from .functional import (
     tanh,
 )
 from .gradcheck import gradcheck
-from . import callbacks, initializers, losses, metrics, optim
+from . import callbacks, distributed, initializers, losses, metrics, optim  # distributed imports mpi4py lazily
 from .callbacks import EarlyStopping, History, LambdaCallback, LearningRateScheduler, ModelCheckpoint
 from .trainer import TrainingDiverged
 from .loading import load_model
@@ -38,5 +38,5 @@ __all__ = [
     "set_num_threads", "get_num_threads", "__version__",
     "Sequential", "Dense", "Dropout", "GaussianNoise", "load_model", "TrainingDiverged",
     "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "LambdaCallback",
-    "optim", "callbacks", "initializers", "losses", "metrics",
+    "optim", "callbacks", "distributed", "initializers", "losses", "metrics",
 ]
