@@ -1,0 +1,64 @@
+"""Faulty distributed fits, run by tests/test_distributed.py under mpiexec: `python -m mpi4py
+tests/mpi_faults.py MODE`. Every rank prints one line starting with its rank.
+
+  raise     rank 1 raises in a callback at the end of epoch 1 while rank 0 goes on into epoch 2
+  rows      rank 1 passes one row fewer than rank 0
+  diverge   one sample makes its rank's loss infinite: every rank must stop at the same batch
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+import denso
+from denso import Dense, LambdaCallback, Sequential
+
+
+def problem(rows: int = 64):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(rows, 4))
+    y = rng.normal(size=(rows, 1))
+    model = Sequential([Dense(8), Dense(1)], input_dim=4, seed=3, dtype="float64")
+    model.compile(optimizer=denso.optim.SGD(lr=0.01), loss="mse")
+    return model, x, y
+
+
+def main(mode: str) -> None:
+    rank = denso.distributed.rank()
+    model, x, y = problem()
+    if mode == "raise":
+        def fail(epoch, logs):
+            if rank == 1 and epoch == 1:
+                raise RuntimeError("rank 1 fails on purpose at the end of epoch 2")
+        model.fit(x, y, epochs=50, batch_size=8, verbose=0, distributed=True,
+                  callbacks=[LambdaCallback(on_epoch_end=fail)])
+    elif mode == "rows":
+        try:
+            model.fit(x[:-1] if rank == 1 else x, y[:-1] if rank == 1 else y, epochs=1, batch_size=8, verbose=0,
+                      distributed=True)
+        except ValueError as err:
+            print(f"{rank} ValueError: {err}", flush=True)
+            sys.exit(3)
+    elif mode == "diverge":
+        steps, message, params = diverging_fit(distributed=True)
+        everywhere = denso.distributed.mpi().COMM_WORLD.allgather(params.tobytes())
+        print(f"{rank} steps={steps} finite={np.isfinite(params).all()} "
+              f"same_on_all_ranks={all(w == params.tobytes() for w in everywhere)} {message}", flush=True)
+    print(f"{rank} finished", flush=True)
+
+
+def diverging_fit(distributed: bool) -> tuple:
+    """(steps trained, TrainingDiverged message, final weights) of a fit in which one sample (finite,
+    1e300) makes the loss of the batch holding it infinite, so a single rank's shard sees it."""
+    model, x, y = problem()
+    x[37, :] = 1e300
+    try:
+        model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=1, distributed=distributed)
+    except denso.TrainingDiverged as err:
+        return model.steps_trained, str(err), model.flat_parameter.data.copy()
+    raise AssertionError("the fit did not diverge")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
