@@ -7,6 +7,7 @@ tests/mpi_faults.py MODE`. Every rank prints one line starting with its rank.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -38,14 +39,20 @@ def main(mode: str) -> None:
             model.fit(x[:-1] if rank == 1 else x, y[:-1] if rank == 1 else y, epochs=1, batch_size=8, verbose=0,
                       distributed=True)
         except ValueError as err:
-            print(f"{rank} ValueError: {err}", flush=True)
+            say(f"{rank} ValueError: {err}")
             sys.exit(3)
     elif mode == "diverge":
         steps, message, params = diverging_fit(distributed=True)
         everywhere = denso.distributed.mpi().COMM_WORLD.allgather(params.tobytes())
-        print(f"{rank} steps={steps} finite={np.isfinite(params).all()} "
-              f"same_on_all_ranks={all(w == params.tobytes() for w in everywhere)} {message}", flush=True)
-    print(f"{rank} finished", flush=True)
+        say(f"{rank} steps={steps} finite={np.isfinite(params).all()} "
+            f"same_on_all_ranks={all(w == params.tobytes() for w in everywhere)} {message}")
+    say(f"{rank} finished")
+
+
+def say(line: str) -> None:
+    """One line in one write, so the launcher does not interleave the ranks' lines."""
+    sys.stdout.flush()
+    os.write(1, (line + "\n").encode())
 
 
 def diverging_fit(distributed: bool) -> tuple:
