@@ -68,7 +68,7 @@ def worker(args) -> None:
     import denso
     from denso.trainer import FitOptions, Trainer
     from mpi4py import MPI
-    denso.set_num_threads(1)
+    denso.set_num_threads(args.threads)
     x, y = B.make_data(args.samples, B.DIMS)
     result = {}
     for batch in args.batches:
@@ -84,12 +84,12 @@ def worker(args) -> None:
 
 
 # ---- the driver: launches the workers, measures one core, prints the tables ---------------------------------
-def launch(ranks: int, args) -> list:
-    """Every rank's {batch: [(epoch s, allreduce s), ...]} from `mpiexec -n ranks`."""
+def launch(ranks: int, args, threads: int = 1) -> list:
+    """Every rank's {batch: [(epoch s, allreduce s), ...]} from `mpiexec -n ranks`, `threads` per rank."""
     command = [shutil.which("mpiexec"), "-n", str(ranks), sys.executable, "-m", "mpi4py", os.path.abspath(__file__),
-               "--worker", "--samples", str(args.samples), "--epochs", str(args.epochs),
+               "--worker", "--samples", str(args.samples), "--epochs", str(args.epochs), "--threads", str(threads),
                "--batches", ",".join(map(str, args.batches))]
-    env = dict(os.environ, DENSO_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, DENSO_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(threads))
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
@@ -108,19 +108,22 @@ def steady(per_rank: list, batch: int) -> tuple:
 
 
 def measured_table(results: dict, args, cores: int) -> tuple:
-    """The markdown table of the measured runs and its rows as dicts."""
+    """The markdown table of the measured runs ({(ranks, threads per rank): per-rank results}) and its
+    rows as dicts; speedups are against 1 rank with 1 thread."""
     rows, cells = [], []
     for batch in args.batches:
         base = None
-        for ranks in sorted(results):
-            seconds, share = steady(results[ranks], batch)
+        for ranks, threads in sorted(results, key=lambda k: (k[1], k[0])):
+            seconds, share = steady(results[ranks, threads], batch)
             throughput = args.samples / seconds
-            base = throughput if ranks == 1 else base
+            base = throughput if (ranks, threads) == (1, 1) else base
             speedup = throughput / base if base else float("nan")
             label = f"{ranks}" + (f" (oversubscribed: {cores} cores)" if ranks > cores else "")
-            rows.append({"ranks": ranks, "batch": batch, "samples_per_s": throughput, "speedup": speedup,
-                         "efficiency": speedup / ranks, "allreduce_share": share})
-            cells.append([str(batch), label, T.fmt(throughput), T.fmt(speedup) + "×", T.fmt(100 * speedup / ranks) + "%",
+            label += f" × {threads} threads (no MPI traffic: the threads' reference)" if threads > 1 else ""
+            rows.append({"ranks": ranks, "threads": threads, "batch": batch, "samples_per_s": throughput, "speedup": speedup,
+                         "efficiency": speedup / (ranks * threads), "allreduce_share": share})
+            cells.append([str(batch), label, T.fmt(throughput), T.fmt(speedup) + "×",
+                          T.fmt(100 * speedup / (ranks * threads)) + "%",
                           T.fmt(100 * share) + "%"])
     headers = ["global batch", "ranks", "samples/s", "speedup", "efficiency", "Allreduce share of a step"]
     return T.markdown_table(headers, cells), rows
@@ -128,7 +131,8 @@ def measured_table(results: dict, args, cores: int) -> tuple:
 
 def step_seconds(args) -> dict:
     """This machine's single-core seconds per training step at local batch sizes 1, 2, 4 … max
-    (model.fit, median epoch after the first): the compute a node spends on its shard."""
+    (model.fit: the best of `repeats` medians of 3 epochs after a first one; the best, because other
+    processes only ever slow a deterministic computation down): the compute a node spends on its shard."""
     T.import_denso()
     import denso
     denso.set_num_threads(1)
@@ -136,7 +140,7 @@ def step_seconds(args) -> dict:
     while local <= max(args.model_batches):
         steps = max(3, min(200, int(args.model_seconds / (local * 4e-6))))  # ~4 µs per sample and step
         x, y = B.make_data(steps * local, B.DIMS)
-        out[local] = B.DensoTrainer(B.DIMS, x, y, local).run(epochs=3)["epoch"] / steps
+        out[local] = min(B.DensoTrainer(B.DIMS, x, y, local).run(epochs=4)["epoch"] for _ in range(args.repeats)) / steps
         local *= 2
     return out
 
@@ -178,15 +182,19 @@ def parse_args(argv):
     p.add_argument("--ranks", type=T.parse_ints, default=list(RANKS), help="rank counts to launch, e.g. 1,2,4")
     p.add_argument("--batches", type=T.parse_ints, default=list(BATCHES), help="global batch sizes measured")
     p.add_argument("--samples", type=int, default=16384, help="samples per epoch")
-    p.add_argument("--epochs", type=int, default=4, help="epochs per run (the first is not timed)")
+    p.add_argument("--epochs", type=int, default=6, help="epochs per run (the first is not timed)")
     p.add_argument("--model-batches", type=T.parse_ints, default=list(MODEL_BATCHES), help="cost model batches")
     p.add_argument("--model-nodes", type=T.parse_ints, default=list(MODEL_NODES), help="cost model node counts")
     p.add_argument("--model-seconds", type=float, default=0.15, help="timed work per single-core measurement")
+    p.add_argument("--repeats", type=int, default=3, help="single-core measurements per batch size (best kept)")
+    p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)  # a worker's threads per rank
+    p.add_argument("--no-threads-row", action="store_true", help="skip the 1 rank × all cores reference row")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     args = p.parse_args(argv)
     if args.quick:
         args.ranks, args.batches, args.samples, args.epochs = [1, 2], [64], 512, 2
-        args.model_batches, args.model_nodes, args.model_seconds = [32, 64], [2, 4], 0.01
+        args.model_batches, args.model_nodes, args.model_seconds, args.repeats = [32, 64], [2, 4], 0.01, 1
+        args.no_threads_row = True
     return args
 
 
@@ -201,7 +209,9 @@ def main(argv=None) -> dict:
     print(T.header("denso data-parallel scaling (MPI)", info))
     print(f"fit(distributed=True) on {'-'.join(map(str, B.DIMS))} ({B.n_params(B.DIMS):,} parameters), Adam, float32, "
           f"one thread per rank, {args.samples:,} samples per epoch; medians over epochs 2-{args.epochs}.\n", flush=True)
-    results = {ranks: launch(ranks, args) for ranks in args.ranks}
+    results = {(ranks, 1): launch(ranks, args) for ranks in args.ranks}
+    if not args.no_threads_row and (info["cores"] or 1) > 1:
+        results[1, info["cores"]] = launch(1, args, threads=info["cores"])
     table, rows = measured_table(results, args, info["cores"])
     print("### Measured on this machine\n\n" + table + "\n", flush=True)
     seconds = step_seconds(args)
