@@ -84,9 +84,14 @@ def worker(args) -> None:
 
 
 # ---- the driver: launches the workers, measures one core, prints the tables ---------------------------------
+def mpiexec():
+    """The `mpiexec` on PATH or beside this Python (where `pip install mpich` puts it), or None."""
+    return shutil.which("mpiexec") or shutil.which("mpiexec", path=os.path.dirname(sys.executable))
+
+
 def launch(ranks: int, args, threads: int = 1) -> list:
     """Every rank's {batch: [(epoch s, allreduce s), ...]} from `mpiexec -n ranks`, `threads` per rank."""
-    command = [shutil.which("mpiexec"), "-n", str(ranks), sys.executable, "-m", "mpi4py", os.path.abspath(__file__),
+    command = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "mpi4py", os.path.abspath(__file__),
                "--worker", "--samples", str(args.samples), "--epochs", str(args.epochs), "--threads", str(threads),
                "--batches", ",".join(map(str, args.batches))]
     env = dict(os.environ, DENSO_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(threads))
@@ -203,7 +208,7 @@ def main(argv=None) -> dict:
     if args.worker:
         return worker(args)
     T.pin_blas_env(1)
-    if shutil.which("mpiexec") is None:
+    if mpiexec() is None:
         raise SystemExit("scaling_mpi needs mpi4py and an `mpiexec`: pip install mpi4py mpich")
     info = T.machine_info()
     print(T.header("denso data-parallel scaling (MPI)", info))

@@ -1,9 +1,10 @@
-"""Faulty distributed fits, run by tests/test_distributed.py under mpiexec: `python -m mpi4py
-tests/mpi_faults.py MODE`. Every rank prints one line starting with its rank.
+"""Distributed fits with faults or side effects, run by tests/test_distributed.py under mpiexec:
+`python -m mpi4py tests/mpi_faults.py MODE [DIR]`. Every rank prints lines starting with its rank.
 
-  raise     rank 1 raises in a callback at the end of epoch 1 while rank 0 goes on into epoch 2
-  rows      rank 1 passes one row fewer than rank 0
-  diverge   one sample makes its rank's loss infinite: every rank must stop at the same batch
+  raise       rank 1 raises in a callback at the end of epoch 1 while rank 0 goes on into epoch 2
+  rows        rank 1 passes one row fewer than rank 0
+  diverge     one sample makes its rank's loss infinite: every rank must stop at the same batch
+  checkpoint  every rank passes ModelCheckpoint("DIR/rank<r>-epoch{epoch}.npz") and EarlyStopping
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 import numpy as np
 
 import denso
-from denso import Dense, LambdaCallback, Sequential
+from denso import Dense, EarlyStopping, LambdaCallback, ModelCheckpoint, Sequential
 
 
 def problem(rows: int = 64):
@@ -46,6 +47,11 @@ def main(mode: str) -> None:
         everywhere = denso.distributed.mpi().COMM_WORLD.allgather(params.tobytes())
         say(f"{rank} steps={steps} finite={np.isfinite(params).all()} "
             f"same_on_all_ranks={all(w == params.tobytes() for w in everywhere)} {message}")
+    elif mode == "checkpoint":
+        stop = EarlyStopping(monitor="loss", patience=0, min_delta=1e9)  # stops after the second epoch
+        history = model.fit(x, y, epochs=5, batch_size=8, verbose=0, distributed=True,
+                            callbacks=[ModelCheckpoint(os.path.join(sys.argv[2], f"rank{rank}-epoch{{epoch}}.npz")), stop])
+        say(f"{rank} epochs={len(history.history['loss'])} stopped_epoch={stop.stopped_epoch}")
     say(f"{rank} finished")
 
 

@@ -34,7 +34,7 @@ def mpiexec(ranks: int, script: Path, *args, module: bool = True, tmp_path=None)
     """`mpiexec -n ranks python [-m mpi4py] script args` with this interpreter and this denso; fails
     the test if it hangs."""
     pytest.importorskip("mpi4py", reason="the MPI tests need mpi4py: pip install mpi4py mpich")
-    launcher = shutil.which("mpiexec")
+    launcher = shutil.which("mpiexec") or shutil.which("mpiexec", path=os.path.dirname(sys.executable))
     if launcher is None:
         pytest.skip("the MPI tests need an `mpiexec` on PATH: pip install mpich")
     env = dict(os.environ, DENSO_NUM_THREADS="1",  # K ranks share the cores
@@ -109,6 +109,14 @@ def test_a_loss_that_overflows_on_one_rank_stops_every_rank_at_the_same_batch(ra
     assert result.returncode == 0, result.stderr
     lines = sorted(line for line in result.stdout.splitlines() if "steps=" in line)
     assert lines == [f"{r} steps={steps} finite=True same_on_all_ranks=True {message}" for r in range(ranks)]
+
+
+def test_only_rank_0_writes_checkpoints_and_every_rank_stops_early_alike(tmp_path):
+    result = mpiexec(3, TESTS / "mpi_faults.py", "checkpoint", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rank0-epoch1.npz", "rank0-epoch2.npz"]
+    for rank in range(3):
+        assert f"{rank} epochs=2 stopped_epoch=1" in result.stdout.splitlines()
 
 
 # ---------------------------------------------------------------- the README example

@@ -109,7 +109,8 @@ class Trainer:
         steps = math.ceil(len(data) / batch_size)
         bar = ProgressBar(o.epochs, steps, verbose=int(o.verbose) if self._leads() else 0)
         live = bar.verbose == 1 and bar.live
-        chunk = 1 if callbacks.needs_batch_hooks else (max(1, steps // 50) if live or o.distributed else steps)
+        batch_hooks = any(getattr(c, "needs_batch_hooks", False) for c in o.callbacks or ())  # alike on every rank
+        chunk = 1 if batch_hooks else (max(1, steps // 50) if live or o.distributed else steps)
         buffers = [model.flat_parameter.data] + model.optimizer.slot_buffers(0)
         epoch_state = _Epoch(data, np.arange(len(data), dtype=np.int64), [np.empty_like(b) for b in buffers],
                              batch_size, steps, chunk, group=self.group)
