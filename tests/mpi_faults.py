@@ -5,6 +5,7 @@
   rows        rank 1 passes one row fewer than rank 0
   diverge     one sample makes its rank's loss infinite: every rank must stop at the same batch
   checkpoint  every rank passes ModelCheckpoint("DIR/rank<r>-epoch{epoch}.npz") and EarlyStopping
+  broadcast   every rank starts from its own weights, Adam state and step count (see pretrained)
 """
 from __future__ import annotations
 
@@ -47,12 +48,26 @@ def main(mode: str) -> None:
         everywhere = denso.distributed.mpi().COMM_WORLD.allgather(params.tobytes())
         say(f"{rank} steps={steps} finite={np.isfinite(params).all()} "
             f"same_on_all_ranks={all(w == params.tobytes() for w in everywhere)} {message}")
+    elif mode == "broadcast":
+        model, x, y = pretrained(rank)
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0, seed=5, distributed=True)
+        say(f"{rank} steps={model.steps_trained} params={model.flat_parameter.data.tolist()!r}")
     elif mode == "checkpoint":
         stop = EarlyStopping(monitor="loss", patience=0, min_delta=1e9)  # stops after the second epoch
         history = model.fit(x, y, epochs=5, batch_size=8, verbose=0, distributed=True,
                             callbacks=[ModelCheckpoint(os.path.join(sys.argv[2], f"rank{rank}-epoch{{epoch}}.npz")), stop])
         say(f"{rank} epochs={len(history.history['loss'])} stopped_epoch={stop.stopped_epoch}")
     say(f"{rank} finished")
+
+
+def pretrained(rank: int):
+    """A model whose weights, Adam moments and step count depend on `rank`: seeded by it and trained
+    alone for 1 + rank epochs."""
+    _, x, y = problem()
+    model = Sequential([Dense(8, activation="tanh"), Dense(1)], input_dim=4, seed=100 + rank, dtype="float64")
+    model.compile(optimizer=denso.optim.Adam(lr=0.01), loss="mse")
+    model.fit(x, y, epochs=1 + rank, batch_size=8, verbose=0, seed=rank)
+    return model, x, y
 
 
 def say(line: str) -> None:

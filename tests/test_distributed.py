@@ -111,6 +111,20 @@ def test_a_loss_that_overflows_on_one_rank_stops_every_rank_at_the_same_batch(ra
     assert lines == [f"{r} steps={steps} finite=True same_on_all_ranks=True {message}" for r in range(ranks)]
 
 
+def test_every_rank_starts_from_rank_0s_weights_optimizer_state_and_step_count():
+    reference, x, y = mpi_faults.pretrained(0)
+    reference.fit(x, y, epochs=2, batch_size=8, verbose=0, seed=5)
+    result = mpiexec(2, TESTS / "mpi_faults.py", "broadcast")
+    assert result.returncode == 0, result.stderr
+    lines = sorted(line for line in result.stdout.splitlines() if " params=" in line)
+    assert [line.split()[:2] for line in lines] == [["0", f"steps={reference.steps_trained}"],
+                                                    ["1", f"steps={reference.steps_trained}"]]
+    for line in lines:
+        params = np.array(eval(line.split("params=", 1)[1]))
+        np.testing.assert_allclose(params, reference.flat_parameter.data, rtol=0,
+                                   atol=1e-12 * np.abs(reference.flat_parameter.data).max())
+
+
 def test_only_rank_0_writes_checkpoints_and_every_rank_stops_early_alike(tmp_path):
     result = mpiexec(3, TESTS / "mpi_faults.py", "checkpoint", tmp_path)
     assert result.returncode == 0, result.stderr
