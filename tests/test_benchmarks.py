@@ -291,6 +291,32 @@ def test_scaling_no_torch_flag(bench, capsys):
     positive_numbers(rows)
 
 
+def test_scaling_mpi(bench, capsys):
+    pytest.importorskip("mpi4py", reason="scaling_mpi launches MPI ranks: pip install mpi4py mpich")
+    import scaling_mpi
+    if scaling_mpi.mpiexec() is None:
+        pytest.skip("scaling_mpi needs an `mpiexec` on PATH: pip install mpich")
+    result = scaling_mpi.main(["--quick"])
+    out = capsys.readouterr().out
+    headers, rows = table(out, "global batch", bench)
+    assert [r[1] for r in rows] == ["1", "2"] and "Allreduce share of a step" in headers
+    positive_numbers(rows)
+    for network in ("10 Gb/s", "100 Gb/s"):
+        headers, rows = table(out[out.index(network):], "nodes", bench)
+        assert headers[1:3] == ["B=32", "B=64"] and [r[0] for r in rows] == ["2", "4"]
+    assert result["measured"][0]["speedup"] == 1.0
+
+
+def test_scaling_mpi_cost_model(bench):
+    """Efficiency = one node's time for batch B / (K · (time of B/K rows + ring allreduce)): with 1 µs per
+    sample, 1000 parameters on 1 GB/s and no latency, 4 nodes at B = 64 take 16 µs + 4·1000·2·3/4 B / 1 GB/s."""
+    import scaling_mpi
+    seconds = {b: b * 1e-6 for b in (1, 2, 4, 8, 16, 32, 64)}
+    assert scaling_mpi.efficiency(64, 4, seconds, 1000, ("test", 1e9, 0.0)) == pytest.approx(64 / (4 * (16 + 6)))
+    assert scaling_mpi.efficiency(64, 4, seconds, 1000, ("test", 1e9, 1e-6)) == pytest.approx(64 / (4 * (16 + 6 + 6)))
+    assert math.isnan(scaling_mpi.efficiency(2, 4, seconds, 1000, ("test", 1e9, 0.0)))  # a node without rows
+
+
 def test_fashion_mnist(bench, capsys):
     import fashion_mnist
     result = fashion_mnist.main(["--quick", "--threads", "1", "--limit", "512"])

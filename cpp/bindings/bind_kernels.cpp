@@ -159,13 +159,24 @@ std::optional<MapMat<T>> loss_grad(const py::object& grad, const CMapMat<T>& lik
   return G;
 }
 
+// The optional `total` of a loss: None (the rows' own Σ w), or a batch total >= 0 (see kOwnTotal).
+double batch_total(const py::object& total) {
+  if (total.is_none()) return kOwnTotal;
+  if (!PyNumber_Check(total.ptr()) || PyBool_Check(total.ptr()))
+    throw py::type_error("`total` must be a number or None, got " + type_name(total));
+  const double t = py::float_(total).cast<double>();
+  if (!(t >= 0.0 && std::isfinite(t))) fail("`total` must be a finite number >= 0 or None, got " + repr_number(t));
+  return t;
+}
+
 // A loss whose target is a matrix like the prediction, as one binding for float and double:
-// checks, then kernel(CMatRef<T> pred, CMatRef<T> target, T* grad or null, const T* weights or null)
-// with the GIL released.
+// checks, then kernel(CMatRef<T> pred, CMatRef<T> target, T* grad or null, const T* weights or null,
+// double total) with the GIL released.
 template <class Kernel>
 auto matrix_target_loss(const char* pred_name, Kernel kernel) {
   return [pred_name, kernel](const py::array& pred, const py::array& target, const py::object& grad,
-                             const py::object& weights) {
+                             const py::object& weights, const py::object& total) {
+    const double normaliser = batch_total(total);
     return dispatch_float(pred, pred_name, [&](auto tag) {
       using T = decltype(tag);
       auto P = matrix<T>(pred, pred_name);
@@ -178,21 +189,22 @@ auto matrix_target_loss(const char* pred_name, Kernel kernel) {
              shape_str(pred));
       const T* w = sample_weights<T>(weights, P.rows(), pred_name);
       NativeCall native;
-      return kernel(CMatRef<T>(P), CMatRef<T>(Y), G ? G->data() : nullptr, w);
+      return kernel(CMatRef<T>(P), CMatRef<T>(Y), G ? G->data() : nullptr, w, normaliser);
     });
   };
 }
 
 double huber_loss_py(const py::array& pred, const py::array& target, const py::object& grad,
-                     const py::object& weights, double delta) {
+                     const py::object& weights, double delta, const py::object& total) {
   if (!(delta > 0 && std::isfinite(delta)))
     fail("`delta` of the huber loss must be a finite number > 0, got " + repr_number(delta));
-  auto kernel = [delta](auto P, auto Y, auto* d, auto* w) { return huber_loss(P, Y, d, w, delta); };
-  return matrix_target_loss("pred", kernel)(pred, target, grad, weights);
+  auto kernel = [delta](auto P, auto Y, auto* d, auto* w, double t) { return huber_loss(P, Y, d, w, delta, t); };
+  return matrix_target_loss("pred", kernel)(pred, target, grad, weights, total);
 }
 
 double softmax_xent_labels_loss_py(const py::array& logits, const py::array& labels, const py::object& grad,
-                                   const py::object& weights) {
+                                   const py::object& weights, const py::object& total) {
+  const double normaliser = batch_total(total);
   return dispatch_float(logits, "logits", [&](auto tag) {
     using T = decltype(tag);
     auto Z = matrix<T>(logits, "logits");
@@ -204,7 +216,7 @@ double softmax_xent_labels_loss_py(const py::array& logits, const py::array& lab
                          "labels");
     const T* w = sample_weights<T>(weights, Z.rows(), "logits");
     NativeCall native;
-    return softmax_xent_labels_loss<T>(Z, y, G ? G->data() : nullptr, w);
+    return softmax_xent_labels_loss<T>(Z, y, G ? G->data() : nullptr, w, normaliser);
   });
 }
 
@@ -241,25 +253,34 @@ void bind_kernels(py::module_& m) {
         "grad_weight (+)= x.T @ grad; grad_bias (+)= grad.sum(0).");
   m.def("dense_backward_input", &dense_backward_input_py, py::arg("grad"), py::arg("weight"),
         py::arg("grad_input"), py::arg("accumulate") = false, "grad_input (+)= grad @ weight.T.");
-  // Every loss: `weights` (one per row, >= 0) makes the mean a weighted one, Σ w·ℓ / Σ w.
-  m.def("mse_loss", matrix_target_loss("pred", [](auto P, auto Y, auto* d, auto* w) { return mse_loss(P, Y, d, w); }),
+  // Every loss: `weights` (one per row, >= 0) makes the mean a weighted one, Σ w·ℓ / Σ w; `total`
+  // replaces that Σ w (or n) by a whole batch's, for a shard of it (data-parallel training).
+  m.def("mse_loss",
+        matrix_target_loss("pred", [](auto P, auto Y, auto* d, auto* w, double t) { return mse_loss(P, Y, d, w, t); }),
         py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),
+        py::arg("total") = py::none(),
         "Mean squared error over all elements; writes its gradient into `grad` when given.");
-  m.def("mae_loss", matrix_target_loss("pred", [](auto P, auto Y, auto* d, auto* w) { return mae_loss(P, Y, d, w); }),
+  m.def("mae_loss",
+        matrix_target_loss("pred", [](auto P, auto Y, auto* d, auto* w, double t) { return mae_loss(P, Y, d, w, t); }),
         py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),
+        py::arg("total") = py::none(),
         "Mean absolute error over all elements (subgradient 0 at 0); gradient into `grad` when given.");
   m.def("huber_loss", &huber_loss_py, py::arg("pred"), py::arg("target"), py::arg("grad") = py::none(),
-        py::arg("weights") = py::none(), py::arg("delta") = 1.0,
+        py::arg("weights") = py::none(), py::arg("delta") = 1.0, py::arg("total") = py::none(),
         "Huber loss with threshold `delta` (> 0), mean over all elements; gradient into `grad` when given.");
   m.def("bce_logits_loss",
-        matrix_target_loss("logits", [](auto Z, auto Y, auto* d, auto* w) { return bce_logits_loss(Z, Y, d, w); }),
+        matrix_target_loss("logits",
+                           [](auto Z, auto Y, auto* d, auto* w, double t) { return bce_logits_loss(Z, Y, d, w, t); }),
         py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),
+        py::arg("total") = py::none(),
         "Binary cross-entropy from logits, mean over all elements; gradient into `grad` when given.");
   m.def("softmax_xent_loss",
-        matrix_target_loss("logits", [](auto Z, auto Y, auto* d, auto* w) { return softmax_xent_loss(Z, Y, d, w); }),
+        matrix_target_loss("logits",
+                           [](auto Z, auto Y, auto* d, auto* w, double t) { return softmax_xent_loss(Z, Y, d, w, t); }),
         py::arg("logits"), py::arg("target"), py::arg("grad") = py::none(), py::arg("weights") = py::none(),
+        py::arg("total") = py::none(),
         "Softmax cross-entropy with probability targets, mean over rows.");
   m.def("softmax_xent_labels_loss", &softmax_xent_labels_loss_py, py::arg("logits"), py::arg("labels"),
-        py::arg("grad") = py::none(), py::arg("weights") = py::none(),
+        py::arg("grad") = py::none(), py::arg("weights") = py::none(), py::arg("total") = py::none(),
         "Softmax cross-entropy with int64 labels, mean over rows.");
 }

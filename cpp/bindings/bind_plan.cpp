@@ -151,10 +151,27 @@ class PyPlan {
     return std::visit([&](auto& p) {
       using T = typename std::decay_t<decltype(*p)>::Scalar;
       const auto samples = check_samples<T>(loss_, p->in(), p->outputs(), x, y, labels, weights);
-      check_schedule(order, samples.n, batch_size, p->max_batch(), first, last, lrs);
+      check_schedule(order, samples.n, batch_size, p->max_batch_size(), first, last, lrs);
+      if (p->ranks() > 1 && !p->has_gradient_hook())
+        fail("a plan training shard " + std::to_string(p->rank()) + " of " + std::to_string(p->ranks()) +
+             " needs a gradient hook that sums the ranks' gradients (an allreduce); set_gradient_hook first");
       NativeCall native;
       return p->train(samples, static_cast<const std::int64_t*>(order.data()), batch_size, first, last,
                       static_cast<const double*>(lrs.data()), &last_step_);  // kept if the hook raises
+    }, plan_);
+  }
+
+  // Train shard `rank` of `ranks` of every batch from now on (see Plan::set_shard).
+  void set_shard(Index rank, Index ranks) {
+    if (ranks < 1 || ranks > (Index(1) << 24)) fail("`ranks` must be in [1, 2**24], got " + std::to_string(ranks));
+    if (rank < 0 || rank >= ranks)
+      fail("`rank` must be in [0, " + std::to_string(ranks - 1) + "], got " + std::to_string(rank));
+    std::visit([&](auto& p) { p->set_shard(rank, ranks); }, plan_);
+  }
+  py::object shard() const {
+    return std::visit([](const auto& p) -> py::object {
+      if (!p->sharded()) return py::none();
+      return py::make_tuple(p->rank(), p->ranks());
     }, plan_);
   }
 
@@ -273,6 +290,11 @@ void bind_plan(py::module_& m) {
            "out = the model's outputs for x (probabilities for cross-entropy losses); thread-safe.")
       .def("set_gradient_hook", &PyPlan::set_gradient_hook, py::arg("hook"),
            "hook(grads, rows, step) between backward and update (None removes it).")
+      .def("set_shard", &PyPlan::set_shard, py::arg("rank"), py::arg("ranks"),
+           "Data parallelism: train shard `rank` of `ranks` of every batch (batch_size is the whole batch's, "
+           "up to max_batch * ranks), normalised by the whole batch; the gradient hook must sum the ranks' "
+           "gradients.")
+      .def_property_readonly("shard", &PyPlan::shard, "(rank, ranks) after set_shard, else None.")
       .def_property("penalty_per_sample", &PyPlan::penalty_per_sample, &PyPlan::set_penalty_per_sample,
                     "False: a batch's l1/l2 penalty as configured (Keras). True: divided by the batch's total "
                     "sample weight, its rows without weights (scikit-learn's alpha).")

@@ -7,6 +7,7 @@
 #include "native_call.hpp"
 #include "denso/regularizers.hpp"
 #include "denso/rng.hpp"
+#include "denso/shard.hpp"
 #include "denso/totals.hpp"
 
 namespace py = pybind11;
@@ -48,9 +49,51 @@ Totals count_batch_py(LossKind kind, const py::array& logits, const py::object& 
   });
 }
 
+// Sums given by value (the ranks' sums of a data-parallel pass, added up).
+Totals totals_from_sums(double loss, double data_loss, double correct, double abs_error, double weight, Index rows,
+                        Index batches) {
+  Totals t;
+  t.loss = loss;
+  t.data_loss = data_loss;
+  t.correct = correct;
+  t.abs_error = abs_error;
+  t.weight = weight;
+  t.rows = rows;
+  t.batches = batches;
+  return t;
+}
+
+// (offset, rows, total) of rank `rank` of `ranks` in the batch `batch` (sample indices into weights).
+py::tuple batch_shard_py(const py::array& batch, const py::object& weights, Index rank, Index ranks) {
+  require_dtype<std::int64_t>(batch, "batch");
+  require_layout(batch, "batch", 1, false);
+  if (ranks < 1) fail("`ranks` must be >= 1, got " + std::to_string(ranks));
+  if (rank < 0 || rank >= ranks)
+    fail("`rank` must be in [0, " + std::to_string(ranks - 1) + "], got " + std::to_string(rank));
+  const auto* idx = static_cast<const std::int64_t*>(batch.data());
+  const Index n = batch.shape(0);
+  Shard s;
+  if (weights.is_none()) {
+    s = batch_shard<float>(nullptr, idx, n, rank, ranks);
+  } else {
+    py::array w = as_array(weights, "weights");
+    require_layout(w, "weights", 1, false);
+    for (Index i = 0; i < n; ++i)
+      if (idx[i] < 0 || idx[i] >= w.shape(0)) fail("`batch` indexes outside `weights`");
+    s = dispatch_float(w, "weights", [&](auto tag) {
+      using T = decltype(tag);
+      return batch_shard<T>(static_cast<const T*>(w.data()), idx, n, rank, ranks);
+    });
+  }
+  return py::make_tuple(s.offset, s.rows, s.total);
+}
+
 void bind_totals(py::module_& m) {
   py::class_<Totals>(m, "Totals", "Sums over the batches of a pass: loss·rows, correct answers, |error|, rows.")
       .def(py::init<>())
+      .def_static("from_sums", &totals_from_sums, py::arg("loss"), py::arg("data_loss"), py::arg("correct"),
+                  py::arg("abs_error"), py::arg("weight"), py::arg("rows"), py::arg("batches"),
+                  "Finite Totals with these sums (e.g. the ranks' sums of a data-parallel pass added up).")
       .def_static("stopped_at", [](Index batch) {
         Totals t;
         t.finite = false;
@@ -78,6 +121,9 @@ void bind_totals(py::module_& m) {
   m.def("count_batch", &count_batch_py, py::arg("loss"), py::arg("logits"), py::arg("y"), py::arg("labels"),
         py::arg("data_loss"), py::arg("penalty"), py::arg("weights") = py::none(),
         "Totals of one batch: its loss weighted by its rows and its metric counts (the plan's own rule).");
+  m.def("batch_shard", &batch_shard_py, py::arg("batch"), py::arg("weights"), py::arg("rank"), py::arg("ranks"),
+        "(offset, rows, total): the contiguous rows [offset, offset + rows) of the batch `batch` that rank `rank` "
+        "of `ranks` trains, and the whole batch's total sample weight (its rows without weights) - the plan's rule.");
 }
 
 template <class T>
@@ -104,6 +150,11 @@ void bind_penalty(py::module_& m) {
      "Returns l2*sum(W^2) + l1*sum(|W|) and, unless grad is None, adds 2*l2*W + l1*sign(W) to grad.");
 }
 
+void require_row_offset(Index row_offset) {
+  if (row_offset < 0 || row_offset > (Index(1) << 40))
+    fail("`row_offset` must be in [0, 2**40], got " + std::to_string(row_offset));
+}
+
 void bind_random(py::module_& m) {
   m.def("shuffled_indices", [](std::uint64_t seed, std::uint64_t epoch, py::array out) {
     require_dtype<std::int64_t>(out, "out");
@@ -113,7 +164,8 @@ void bind_random(py::module_& m) {
     shuffled_indices(seed, epoch, out.shape(0), dst);
   }, py::arg("seed"), py::arg("epoch"), py::arg("out"), "out = the (seed, epoch) permutation of 0..n-1.");
   m.def("dropout_forward", [](std::uint64_t seed, Index layer, std::uint64_t step, double rate, py::array x,
-                              py::array mask) {
+                              py::array mask, Index row_offset) {
+    require_row_offset(row_offset);
     dispatch_float(x, "x", [&](auto tag) {
       using T = decltype(tag);
       auto X = mut_matrix<T>(x, "x");
@@ -121,19 +173,24 @@ void bind_random(py::module_& m) {
       require_shape(M, "mask", X.rows(), X.cols());
       if (!(rate >= 0.0 && rate < 1.0)) fail("`rate` must be in [0, 1), got " + std::to_string(rate));
       NativeCall native;
-      dropout_forward<T>(seed, layer, step, rate, X, M);
+      dropout_forward<T>(seed, layer, step, rate, X, M, row_offset);
     });
   }, py::arg("seed"), py::arg("layer"), py::arg("step"), py::arg("rate"), py::arg("x"), py::arg("mask"),
-     "Inverted dropout in place on x; mask receives 0 or 1/(1-rate).");
-  m.def("gaussian_noise_forward", [](std::uint64_t seed, Index layer, std::uint64_t step, double stddev, py::array x) {
+     py::arg("row_offset") = 0,
+     "Inverted dropout in place on x; mask receives 0 or 1/(1-rate). Row r draws the numbers of batch row "
+     "row_offset + r.");
+  m.def("gaussian_noise_forward", [](std::uint64_t seed, Index layer, std::uint64_t step, double stddev, py::array x,
+                                     Index row_offset) {
+    require_row_offset(row_offset);
     dispatch_float(x, "x", [&](auto tag) {
       using T = decltype(tag);
       auto X = mut_matrix<T>(x, "x");
       if (!(stddev >= 0.0)) fail("`stddev` must be >= 0, got " + std::to_string(stddev));
       NativeCall native;
-      gaussian_noise_forward<T>(seed, layer, step, stddev, X);
+      gaussian_noise_forward<T>(seed, layer, step, stddev, X, row_offset);
     });
-  }, py::arg("seed"), py::arg("layer"), py::arg("step"), py::arg("stddev"), py::arg("x"), "x += stddev * N(0, 1).");
+  }, py::arg("seed"), py::arg("layer"), py::arg("step"), py::arg("stddev"), py::arg("x"), py::arg("row_offset") = 0,
+     "x += stddev * N(0, 1); row r draws the numbers of batch row row_offset + r.");
 }
 
 }  // namespace

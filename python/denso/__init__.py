@@ -29,7 +29,7 @@ from .functional import (
     tanh,
 )
 from .gradcheck import gradcheck
-from . import callbacks, initializers, losses, metrics, optim
+from . import callbacks, distributed, initializers, losses, metrics, optim  # distributed imports mpi4py lazily
 from .callbacks import (CSVLogger, EarlyStopping, History, LambdaCallback, LearningRateScheduler, ModelCheckpoint,
                         ReduceLROnPlateau, TerminateOnNaN)
 from .trainer import TrainingDiverged
@@ -50,5 +50,5 @@ __all__ = [
     "Sequential", "Dense", "Dropout", "GaussianNoise", "load_model", "TrainingDiverged",
     "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "LambdaCallback",
     "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN",
-    "optim", "callbacks", "initializers", "losses", "metrics", "onnx", "interop",
+    "optim", "callbacks", "distributed", "initializers", "losses", "metrics", "onnx", "interop",
 ]

@@ -102,12 +102,20 @@ class Totals:
     def stopped_at(batch: int) -> Totals: ...
     @staticmethod
     def overflow() -> Totals: ...
+    @staticmethod
+    def from_sums(loss: float, data_loss: float, correct: float, abs_error: float, weight: float, rows: int,
+                  batches: int) -> Totals:
+        """Finite Totals with these sums (the ranks' sums of a data-parallel pass, added up)."""
     def __iadd__(self, other: Totals) -> Totals: ...
 
 def count_batch(loss: LossKind, logits: np.ndarray, y: Optional[np.ndarray], labels: Optional[np.ndarray],
                 data_loss: float, penalty: float, weights: Optional[np.ndarray] = None) -> Totals:
     """Totals of one batch, counted as the plan counts its own (argmax; logit > 0 vs target >= 0.5; |error|
     and error² for the regression losses)."""
+
+def batch_shard(batch: np.ndarray, weights: Optional[np.ndarray], rank: int, ranks: int) -> tuple[int, int, float]:
+    """(offset, rows, total): rank `rank` of `ranks` trains rows [offset, offset + rows) of the batch (sample
+    indices into weights); total is the whole batch's sample weight (its rows without weights)."""
 
 class Plan:
     """A compiled stack of dense layers + fused loss + optimizer over caller-owned flat buffers."""
@@ -127,6 +135,11 @@ class Plan:
         NaN/inf in x; safe from several threads at once."""
     def set_gradient_hook(self, hook) -> None:
         """hook(grads, rows, step) between backward and update of every batch, GIL held; None removes it."""
+    def set_shard(self, rank: int, ranks: int) -> None:
+        """Data parallelism: train shard `rank` of `ranks` of every batch, normalised by the whole batch; the
+        gradient hook must sum the ranks' gradients."""
+    @property
+    def shard(self) -> Optional[tuple[int, int]]: ...
     @property
     def last_step(self) -> int:
         """Updates applied when the last train call ended (normally or by an exception from the hook)."""
@@ -147,22 +160,22 @@ def dense_backward_input(grad: np.ndarray, weight: np.ndarray, grad_input: np.nd
                          accumulate: bool = False) -> None:
     """grad_input (+)= grad @ weight.T."""
 def mse_loss(pred: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
-        weights: Optional[np.ndarray] = None) -> float:
+        weights: Optional[np.ndarray] = None, total: Optional[float] = None) -> float:
     """mean((pred - target)^2) over all elements; its gradient into `grad`."""
 def mae_loss(pred: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
-        weights: Optional[np.ndarray] = None) -> float:
+        weights: Optional[np.ndarray] = None, total: Optional[float] = None) -> float:
     """mean(|pred - target|) over all elements; its (sub)gradient, 0 where pred == target, into `grad`."""
 def huber_loss(pred: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
-        weights: Optional[np.ndarray] = None, delta: float = 1.0) -> float:
+        weights: Optional[np.ndarray] = None, delta: float = 1.0, total: Optional[float] = None) -> float:
     """Huber loss (quadratic within `delta`, linear beyond), mean over all elements; gradient into `grad`."""
 def bce_logits_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
-        weights: Optional[np.ndarray] = None) -> float:
+        weights: Optional[np.ndarray] = None, total: Optional[float] = None) -> float:
     """Binary cross-entropy from logits, mean over all elements."""
 def softmax_xent_loss(logits: np.ndarray, target: np.ndarray, grad: Optional[np.ndarray] = None,
-        weights: Optional[np.ndarray] = None) -> float:
+        weights: Optional[np.ndarray] = None, total: Optional[float] = None) -> float:
     """Softmax cross-entropy with probability rows, mean over rows."""
 def softmax_xent_labels_loss(logits: np.ndarray, labels: np.ndarray, grad: Optional[np.ndarray] = None,
-        weights: Optional[np.ndarray] = None) -> float:
+        weights: Optional[np.ndarray] = None, total: Optional[float] = None) -> float:
     """Softmax cross-entropy with int64 labels, mean over rows."""
 def optimizer_slot_count(config: OptimizerConfig) -> int: ...
 def optimizer_slot_names(config: OptimizerConfig) -> list[str]: ...
@@ -170,10 +183,12 @@ def optimizer_update(config: OptimizerConfig, step: int, param: np.ndarray, grad
                      slots: Sequence[np.ndarray]) -> None: ...
 def weight_penalty(weight: np.ndarray, grad: Optional[np.ndarray], l1: float, l2: float) -> float:
     """l2*sum(W^2) + l1*sum(|W|); unless grad is None, also grad += 2*l2*W + l1*sign(W)."""
-def dropout_forward(seed: int, layer: int, step: int, rate: float, x: np.ndarray, mask: np.ndarray) -> None:
-    """Inverted dropout in place on x; mask receives 0 or 1/(1-rate)."""
-def gaussian_noise_forward(seed: int, layer: int, step: int, stddev: float, x: np.ndarray) -> None:
-    """x += stddev * N(0, 1), keyed by (seed, layer, step)."""
+def dropout_forward(seed: int, layer: int, step: int, rate: float, x: np.ndarray, mask: np.ndarray,
+                    row_offset: int = 0) -> None:
+    """Inverted dropout in place on x; mask receives 0 or 1/(1-rate); row r draws batch row row_offset + r's."""
+def gaussian_noise_forward(seed: int, layer: int, step: int, stddev: float, x: np.ndarray,
+                           row_offset: int = 0) -> None:
+    """x += stddev * N(0, 1), keyed by (seed, layer, step, row_offset + row)."""
 def shuffled_indices(seed: int, epoch: int, out: np.ndarray) -> None:
     """out = the (seed, epoch) permutation of 0..n-1."""
 def set_num_threads(n: int) -> None: ...

@@ -29,7 +29,9 @@ from .plotting import plot_history
 class Callback:
     """Base class: every hook is a no-op; subclasses override the ones they need.
 
-    `self.model` is set by `set_model` before training starts.
+    `self.model` is set by `set_model` before training starts. In a distributed fit every rank runs
+    the callbacks with the same (reduced) logs, except those with `rank_zero_only = True` (those that
+    write files, like ModelCheckpoint), which only rank 0 runs.
 
     Example:
         >>> class PrintLoss(Callback):
@@ -38,6 +40,8 @@ class Callback:
         >>> PrintLoss().needs_batch_hooks
         False
     """
+
+    rank_zero_only = False
 
     def __init__(self):
         self.model = None
@@ -340,6 +344,8 @@ class ModelCheckpoint(Callback):
         >>> ckpt = ModelCheckpoint("runs/best.npz", monitor="val_accuracy", save_best_only=True)
         >>> # model.fit(..., callbacks=[ckpt])
     """
+
+    rank_zero_only = True  # a distributed fit writes its checkpoints once, from rank 0
 
     def __init__(self, filepath, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"):
         super().__init__()

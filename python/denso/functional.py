@@ -269,19 +269,21 @@ def _row_weights(weights, dtype):
     return w
 
 
-def mse(pred, target, weights=None) -> Tensor:
+def mse(pred, target, weights=None, total=None) -> Tensor:
     """Mean squared error over all elements (PyTorch's MSELoss): mean((pred − target)²); with per-row
-    `weights`, the weighted mean Σ_r w_r·mean_j (pred − target)²_rj / Σ_r w_r.
+    `weights`, the weighted mean Σ_r w_r·mean_j (pred − target)²_rj / Σ_r w_r. Every loss takes
+    `total`: a number that replaces Σ_r w_r (the rows, without weights) as the divisor — these rows
+    are a shard of a larger batch whose total that is.
 
     Shape: pred and target both (batch,) or (batch, outputs).
     """
     pred, P, Y = _prediction_and_target(pred, target, "pred")
     grad = np.empty_like(P) if pred.requires_grad else None
-    value = _core.mse_loss(P, Y, grad, _row_weights(weights, P.dtype))
+    value = _core.mse_loss(P, Y, grad, _row_weights(weights, P.dtype), total)
     return _loss_node(value, P.dtype, grad, pred, "mse")
 
 
-def mae(pred, target, weights=None) -> Tensor:
+def mae(pred, target, weights=None, total=None) -> Tensor:
     """Mean absolute error over all elements (PyTorch's L1Loss): mean(|pred − target|), weighted per row
     by `weights` as mse. The subgradient at pred == target is 0, as PyTorch's.
 
@@ -289,11 +291,11 @@ def mae(pred, target, weights=None) -> Tensor:
     """
     pred, P, Y = _prediction_and_target(pred, target, "pred")
     grad = np.empty_like(P) if pred.requires_grad else None
-    value = _core.mae_loss(P, Y, grad, _row_weights(weights, P.dtype))
+    value = _core.mae_loss(P, Y, grad, _row_weights(weights, P.dtype), total)
     return _loss_node(value, P.dtype, grad, pred, "mae")
 
 
-def huber(pred, target, weights=None, delta: float = 1.0) -> Tensor:
+def huber(pred, target, weights=None, delta: float = 1.0, total=None) -> Tensor:
     """Huber loss (PyTorch's HuberLoss(delta), Keras's Huber(delta)), mean over all elements: with
     d = pred − target, d²/2 where |d| <= delta and delta·(|d| − delta/2) beyond; weighted per row by
     `weights` as mse.
@@ -303,11 +305,11 @@ def huber(pred, target, weights=None, delta: float = 1.0) -> Tensor:
     delta = require_number(delta, "delta", low=0.0, low_open=True)
     pred, P, Y = _prediction_and_target(pred, target, "pred")
     grad = np.empty_like(P) if pred.requires_grad else None
-    value = _core.huber_loss(P, Y, grad, _row_weights(weights, P.dtype), delta)
+    value = _core.huber_loss(P, Y, grad, _row_weights(weights, P.dtype), delta, total)
     return _loss_node(value, P.dtype, grad, pred, "huber")
 
 
-def binary_crossentropy(logits, target, weights=None) -> Tensor:
+def binary_crossentropy(logits, target, weights=None, total=None) -> Tensor:
     """Binary cross-entropy computed from logits (the sigmoid is fused and stable), mean over all elements
     (weighted per row by `weights`, as mse).
 
@@ -317,11 +319,11 @@ def binary_crossentropy(logits, target, weights=None) -> Tensor:
     if Y.size and (Y.min() < 0 or Y.max() > 1):
         raise ValueError(f"`target` of binary_crossentropy must lie in [0, 1], got values in [{Y.min()}, {Y.max()}]")
     grad = np.empty_like(Z) if logits.requires_grad else None
-    value = _core.bce_logits_loss(Z, Y, grad, _row_weights(weights, Z.dtype))
+    value = _core.bce_logits_loss(Z, Y, grad, _row_weights(weights, Z.dtype), total)
     return _loss_node(value, Z.dtype, grad, logits, "binary_crossentropy")
 
 
-def categorical_crossentropy(logits, target, weights=None) -> Tensor:
+def categorical_crossentropy(logits, target, weights=None, total=None) -> Tensor:
     """Softmax cross-entropy computed from logits (log-sum-exp stable), mean over the batch.
 
     Args:
@@ -329,6 +331,7 @@ def categorical_crossentropy(logits, target, weights=None) -> Tensor:
         target: (batch,) integer class labels in [0, classes), or (batch, classes) one-hot /
             probability rows.
         weights: optional (batch,) row weights >= 0: the mean becomes Σ w·loss / Σ w.
+        total: optional divisor replacing Σ w (or the rows): a shard of a batch with that total.
     """
     logits = as_tensor(logits, name="logits")
     require_ndim(logits.data, "logits", 2, "batch × classes")
@@ -339,12 +342,12 @@ def categorical_crossentropy(logits, target, weights=None) -> Tensor:
         labels = as_labels(t, "target", logits.shape[1], logits.shape[0])
         Z = _kernel_array(logits, logits.dtype)
         grad = np.empty_like(Z) if logits.requires_grad else None
-        value = _core.softmax_xent_labels_loss(Z, labels, grad, _row_weights(weights, Z.dtype))
+        value = _core.softmax_xent_labels_loss(Z, labels, grad, _row_weights(weights, Z.dtype), total)
     else:
         logits, Z, Y = _prediction_and_target(logits, t, "logits")
         require_probability_rows(Y, "target")
         grad = np.empty_like(Z) if logits.requires_grad else None
-        value = _core.softmax_xent_loss(Z, Y, grad, _row_weights(weights, Z.dtype))
+        value = _core.softmax_xent_loss(Z, Y, grad, _row_weights(weights, Z.dtype), total)
     return _loss_node(value, Z.dtype, grad, logits, "categorical_crossentropy")
 
 

@@ -30,7 +30,7 @@ class Loss:
     classification = False    # counts correct answers (accuracy) rather than errors
     binary = False            # one decision per output (else one per row: the argmax)
     kinds = (None, None)      # (_core.LossKind for a target matrix, for integer labels)
-    graph_loss = None         # f(output Tensor, targets) -> scalar Tensor
+    graph_loss = None         # f(output Tensor, targets, weights, total) -> scalar Tensor
 
     def check_output_activation(self, activation: str) -> None:
         """Raise unless the last Dense layer's `activation` suits this loss."""
@@ -67,9 +67,10 @@ class Loss:
         """What `denso.losses.get` rebuilds this loss from: its name, or a dict with its arguments."""
         return self.name
 
-    def __call__(self, output, y, labels, weights=None):
-        """The data loss as a graph node (the Tensor path); `weights` per row make it a weighted mean."""
-        return type(self).graph_loss(output, labels if labels is not None else y, weights)
+    def __call__(self, output, y, labels, weights=None, total=None):
+        """The data loss as a graph node (the Tensor path); `weights` per row make it a weighted mean;
+        `total` divides by a whole batch's total weight instead of these rows' (a data-parallel shard)."""
+        return type(self).graph_loss(output, labels if labels is not None else y, weights, total)
 
     def targets(self, y, n: int, outputs: int, dtype) -> tuple:
         """(y matrix, None) or (None, int64 labels), validated against n rows and `outputs` columns."""
@@ -115,8 +116,8 @@ class Huber(Loss):
     def config(self):
         return self.name if self.delta == 1.0 else {"name": self.name, "delta": self.delta}
 
-    def __call__(self, output, y, labels, weights=None):
-        return huber(output, y, weights, self.delta)
+    def __call__(self, output, y, labels, weights=None, total=None):
+        return huber(output, y, weights, self.delta, total)
 
 
 class BinaryCrossentropy(Loss):

@@ -182,7 +182,8 @@ class Sequential:
 
     # ---- training ------------------------------------------------------------------------------
     def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_data=None, validation_split=0.0,
-            callbacks=None, verbose=1, seed=None, initial_epoch=0, engine="auto", sample_weight=None):
+            callbacks=None, verbose=1, seed=None, initial_epoch=0, engine="auto", sample_weight=None,
+            distributed=False):
         """Train with mini-batch gradient descent; returns the History.
 
         Each epoch permutes the samples (with `shuffle`) and takes consecutive slices of
@@ -207,9 +208,15 @@ class Sequential:
             sample_weight: optional (samples,) weights >= 0: each batch's loss is the weighted mean
                 Σ w·loss / Σ w (so integer weights act as repeated samples), and the reported loss and
                 metrics are weighted likewise.
+            distributed: data-parallel training over MPI (denso.distributed; `pip install 'denso[mpi]'`):
+                run the same script on every rank, `mpiexec -n K python -m mpi4py train.py`, each rank
+                passing the same full x and y (arrays or memory maps). `batch_size` is then the global
+                batch, split across the ranks: any K makes the steps one process makes. Rank 0's
+                weights and optimizer state are broadcast first; every rank returns the same History;
+                only rank 0 shows progress and runs ModelCheckpoint.
         """
         options = FitOptions(epochs, batch_size, shuffle, validation_data, validation_split, tuple(callbacks or ()),
-                             _check_verbose(verbose), seed, initial_epoch, engine)
+                             _check_verbose(verbose), seed, initial_epoch, engine, distributed)
         with self._guard.fitting(self.name):
             return Trainer(self, options).fit(x, y, sample_weight)
 

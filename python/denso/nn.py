@@ -15,10 +15,12 @@ from .ops import add, as_tensor, mul
 @dataclass(frozen=True)
 class TrainingStream:
     """The random stream of one training step. Dropout masks and noise are keyed by (seed, step, the
-    layer's position in its model), so they do not depend on threads, engine or batch split."""
+    layer's position in its model, the row's position in its batch), so they do not depend on threads,
+    engine or batch split. `row_offset`: the position of the first row (a data-parallel shard's)."""
 
     seed: int
     step: int
+    row_offset: int = 0
 
 
 def declared_input_dim(input_dim, input_shape) -> int | None:
@@ -166,7 +168,7 @@ class Dropout(Layer):
             return x
         data = np.array(x.data, order="C", copy=True).reshape(x.shape[0], -1)
         mask = np.empty_like(data)
-        _core.dropout_forward(stream.seed, self.position, stream.step, self.rate, data, mask)
+        _core.dropout_forward(stream.seed, self.position, stream.step, self.rate, data, mask, stream.row_offset)
         return mul(x, Tensor(mask.reshape(x.shape)))
 
     def get_config(self) -> dict:
@@ -189,7 +191,7 @@ class GaussianNoise(Layer):
         if stream is None or self.stddev == 0.0:
             return x
         noise = np.zeros((x.shape[0], int(np.prod(x.shape[1:]))), dtype=x.dtype)
-        _core.gaussian_noise_forward(stream.seed, self.position, stream.step, self.stddev, noise)
+        _core.gaussian_noise_forward(stream.seed, self.position, stream.step, self.stddev, noise, stream.row_offset)
         return add(x, Tensor(noise.reshape(x.shape)))
 
     def get_config(self) -> dict:

@@ -40,6 +40,7 @@ class FitOptions:
     seed: int | None = None
     initial_epoch: int = 0
     engine: str = "auto"
+    distributed: bool = False
 
     def __post_init__(self):
         require_positive_int(self.epochs, "epochs", minimum=0)
@@ -47,6 +48,8 @@ class FitOptions:
         require_positive_int(self.initial_epoch, "initial_epoch", minimum=0)
         if self.seed is not None:
             check_seed(self.seed, "seed")
+        if not isinstance(self.distributed, bool):
+            raise TypeError(f"`distributed` must be True or False, got {self.distributed!r}")
         if self.verbose not in (0, 1, 2, True, False):
             raise ValueError(f"`verbose` must be 0, 1 or 2, got {self.verbose!r}")
         if self.validation_data is not None and (not isinstance(self.validation_data, (tuple, list))
@@ -70,6 +73,7 @@ class _Epoch:
     steps: int
     chunk: int             # at most this many batches per native call (progress bar, batch callbacks)
     seconds_per_batch: float = 0.0  # measured: sizes the next native call to CHUNK_SECONDS
+    group: object = None   # the DataParallel of a distributed fit: chunks of `chunk` batches on every rank
 
 
 class Trainer:
@@ -77,12 +81,15 @@ class Trainer:
     loops over epochs and chunks of batches, calling back and drawing progress in between.
 
     `gradient_hook(grads, rows, step)`, if given, sees every batch's gradient between backward and
-    update, on either engine."""
+    update, on either engine (in a distributed fit, after the allreduce: the batch gradient).
+    `options.distributed`: data-parallel over MPI (denso.distributed); `self.group` is then its
+    DataParallel (`group.allreduce.seconds`: the time spent summing gradients)."""
 
     def __init__(self, model, options: FitOptions, gradient_hook=None):
         model.require_compiled("fit")
         self.model, self.options, self.gradient_hook = model, options, gradient_hook
         self.terminators = []  # the TerminateOnNaN callbacks of the current fit
+        self.group = None
 
     def fit(self, x, y, sample_weight=None) -> History:
         model, o = self.model, self.options
@@ -96,20 +103,21 @@ class Trainer:
         data, val = self._split(check_samples(model, x, y, sample_weight=sample_weight))
         seed = (model.seed + 7919 * (model.epochs_trained + 1)) % 2**64 if o.seed is None else int(o.seed)
         batch_size = min(o.batch_size, len(data))
-        engine = make_engine(model, o.engine, batch_size, seed, data.labels is not None)
-        if self.gradient_hook is not None:
-            engine.set_gradient_hook(self.gradient_hook)
+        if o.distributed:
+            seed = self._join(data, val, seed)
+        engine = self._engine(data, batch_size, seed)
         history = History()
-        callbacks = CallbackList(list(o.callbacks or []) + [history], model)  # History last: it sees "lr"
+        callbacks = CallbackList(self._callbacks() + [history], model)  # History last: it sees "lr"
         self.terminators = [c for c in callbacks if isinstance(c, TerminateOnNaN)]
         model.history, model.stop_training = history, False
         steps = math.ceil(len(data) / batch_size)
-        bar = ProgressBar(o.epochs, steps, verbose=int(o.verbose))
-        live = o.verbose == 1 and bar.live
-        chunk = 1 if callbacks.needs_batch_hooks else (max(1, steps // 50) if live else steps)
+        bar = ProgressBar(o.epochs, steps, verbose=int(o.verbose) if self._leads() else 0)
+        live = bar.verbose == 1 and bar.live
+        batch_hooks = any(getattr(c, "needs_batch_hooks", False) for c in o.callbacks or ())  # alike on every rank
+        chunk = 1 if batch_hooks else (max(1, steps // 50) if live or o.distributed else steps)
         buffers = [model.flat_parameter.data] + model.optimizer.slot_buffers(0)
         epoch_state = _Epoch(data, np.arange(len(data), dtype=np.int64), [np.empty_like(b) for b in buffers],
-                             batch_size, steps, chunk)
+                             batch_size, steps, chunk, group=self.group)
         callbacks.on_train_begin({})
         for epoch in range(o.initial_epoch, o.epochs):
             self._epoch(engine, epoch_state, epoch, seed, callbacks, bar, val)
@@ -117,6 +125,40 @@ class Trainer:
                 break
         callbacks.on_train_end({})
         return history
+
+    def _join(self, data, val, seed: int) -> int:
+        """Start a distributed fit: check that every rank has the same data and settings, then take
+        rank 0's seed, weights and optimizer state."""
+        from . import distributed
+        from .plan import unsupported_reason
+        o, model = self.options, self.model
+        self.group = group = distributed.DataParallel()
+        kind = "graph" if o.engine == "graph" or unsupported_reason(model) else "plan"
+        group.check_same(distributed.data_facts(model, data, val, o, kind))
+        group.broadcast_model(model)
+        return group.broadcast(seed)
+
+    def _engine(self, data, batch_size: int, seed: int):
+        """The engine for this fit, with its shard and gradient hooks (the allreduce first)."""
+        group, hook = self.group, self.gradient_hook
+        rows = batch_size if group is None else group.shard_rows(batch_size)
+        engine = make_engine(self.model, self.options.engine, rows, seed, data.labels is not None)
+        if group is not None:
+            engine.set_shard(group.rank, group.size)
+            allreduce, user = group.allreduce, hook
+            hook = allreduce if user is None else (lambda g, r, s: (allreduce(g, r, s), user(g, r, s)))
+        if hook is not None:
+            engine.set_gradient_hook(hook)
+        return engine
+
+    def _leads(self) -> bool:
+        """Whether this process shows progress and writes files (rank 0, or not distributed)."""
+        return self.group is None or self.group.rank == 0
+
+    def _callbacks(self) -> list:
+        """fit's callbacks, without those that only rank 0 runs (rank_zero_only: checkpoints) elsewhere."""
+        callbacks = list(self.options.callbacks or [])
+        return callbacks if self._leads() else [c for c in callbacks if not getattr(c, "rank_zero_only", False)]
 
     def _epoch(self, engine, state: _Epoch, epoch: int, seed: int, callbacks, bar, val) -> None:
         model = self.model
@@ -136,11 +178,13 @@ class Trainer:
             if callbacks.needs_batch_hooks:
                 callbacks.on_batch_end(first, self._logs(totals))
             first = last
-        logs = self._logs(totals)
+        group = state.group
+        logs = self._logs(totals if group is None else group.reduce(totals))
         if not totals.finite or totals.overflowed:  # as Keras logs the epoch TerminateOnNaN stops (weights stay finite)
             logs = {key: math.nan if key == "loss" or totals.batches == 0 else value for key, value in logs.items()}
         if val is not None:
-            logs.update(self._logs(engine.evaluate(val), prefix="val_"))
+            logs.update(self._logs(engine.evaluate(val) if group is None else group.evaluate(engine, val),
+                                   prefix="val_"))
         model.epochs_trained = epoch + 1
         bar.epoch_end(epoch, logs)
         callbacks.on_epoch_end(epoch, logs)
@@ -170,6 +214,8 @@ class Trainer:
     @staticmethod
     def _chunk_size(state: _Epoch) -> int:
         """Batches for the next native call: one to measure, then what fits in CHUNK_SECONDS."""
+        if state.group is not None:  # the same chunks on every rank: a divergence restores the same snapshot
+            return state.chunk
         if state.seconds_per_batch == 0.0:
             return 1
         return max(1, min(state.chunk, int(CHUNK_SECONDS / state.seconds_per_batch)))

@@ -11,13 +11,23 @@
 
 namespace denso {
 
+// `total` of a loss kernel: normalise by the rows' own Σ w (or n). A non-negative total instead
+// normalises a shard of a larger batch by the whole batch's Σ w: each row's gradient is then exactly
+// the one the whole batch gives it, and the shards' gradients and losses add up to the batch's.
+constexpr double kOwnTotal = -1.0;
+
 // How much each row of a batch counts: w_r / Σ w, or 1 / n without weights (a batch whose weights
 // are all zero counts for nothing: loss 0, gradient 0).
 template <class T>
 struct RowWeights {
   const T* w;
-  double total;  // Σ w (or n)
-  RowWeights(const T* weights, Index rows) : w(weights), total(static_cast<double>(rows)) {
+  double total;  // Σ w (or n), or the given batch total
+  RowWeights(const T* weights, Index rows, double batch_total = kOwnTotal)
+      : w(weights), total(static_cast<double>(rows)) {
+    if (batch_total >= 0.0) {
+      total = batch_total;
+      return;
+    }
     if (!w) return;
     total = 0.0;
     for (Index r = 0; r < rows; ++r) total += static_cast<double>(w[r]);
@@ -30,8 +40,8 @@ struct RowWeights {
 // (Weighted) mean over all n·m elements of an elementwise loss: row_loss(i, scale) returns row i's
 // summed loss and writes row i of the gradient times `scale` (1/(n·m), or w_i/(Σw·m)).
 template <class T, class RowLoss>
-double elementwise_mean(Index rows, Index cols, const T* w, RowLoss row_loss) {
-  const RowWeights<T> weights(w, rows);
+double elementwise_mean(Index rows, Index cols, const T* w, double batch_total, RowLoss row_loss) {
+  const RowWeights<T> weights(w, rows, batch_total);
   const double scale = weights.scale(cols);
   double total = 0.0;
   for (Index i = 0; i < rows; ++i) total += weights[i] * row_loss(i, scale * weights[i]);
@@ -40,8 +50,8 @@ double elementwise_mean(Index rows, Index cols, const T* w, RowLoss row_loss) {
 
 // L = Σ (p − y)² / (n·m);  dP = 2 (p − y) / (n·m).  (PyTorch MSELoss, reduction="mean")
 template <class T>
-double mse_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
-  return elementwise_mean<T>(P.rows(), P.cols(), w, [&](Index i, double scale) {
+double mse_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr, double total = kOwnTotal) {
+  return elementwise_mean<T>(P.rows(), P.cols(), w, total, [&](Index i, double scale) {
     const auto diff = (P.row(i) - Y.row(i)).eval();
     if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i) = T(2 * scale) * diff;
     return diff.template cast<double>().squaredNorm();
@@ -50,8 +60,8 @@ double mse_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
 
 // L = Σ |p − y| / (n·m);  dP = sign(p − y) / (n·m), sign(0) = 0.  (PyTorch L1Loss, Keras "mae")
 template <class T>
-double mae_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
-  return elementwise_mean<T>(P.rows(), P.cols(), w, [&](Index i, double scale) {
+double mae_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr, double total = kOwnTotal) {
+  return elementwise_mean<T>(P.rows(), P.cols(), w, total, [&](Index i, double scale) {
     const auto diff = (P.row(i) - Y.row(i)).array();  // an expression: read twice, never stored
     if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i).array() = T(scale) * diff.sign();
     return diff.abs().template cast<double>().sum();
@@ -61,9 +71,9 @@ double mae_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr) {
 // With d = p − y: ℓ = d²/2 where |d| ≤ δ, δ(|d| − δ/2) beyond; L = Σ ℓ / (n·m);
 // dP = clamp(d, −δ, δ) / (n·m).  (PyTorch HuberLoss(delta), Keras Huber(delta))
 template <class T>
-double huber_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w, double delta) {
+double huber_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w, double delta, double total = kOwnTotal) {
   const T d_max = T(delta);
-  return elementwise_mean<T>(P.rows(), P.cols(), w, [&](Index i, double scale) {
+  return elementwise_mean<T>(P.rows(), P.cols(), w, total, [&](Index i, double scale) {
     const auto diff = (P.row(i) - Y.row(i)).array();
     if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i).array() = T(scale) * diff.max(-d_max).min(d_max);
     const auto d = diff.template cast<double>().abs();
@@ -73,8 +83,8 @@ double huber_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w, double delta) {
 
 // From logits z: L = mean[max(z,0) − z·y + log(1 + e^{−|z|})];  dZ = (σ(z) − y) / (n·m).
 template <class T>
-double bce_logits_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr) {
-  return elementwise_mean<T>(Z.rows(), Z.cols(), w, [&](Index i, double scale) {
+double bce_logits_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr, double total = kOwnTotal) {
+  return elementwise_mean<T>(Z.rows(), Z.cols(), w, total, [&](Index i, double scale) {
     const auto z = Z.row(i).array();
     const auto y = Y.row(i).array();
     if (dZ) MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array() = T(scale) * (T(1) / (T(1) + (-z).exp()) - y);
@@ -120,8 +130,8 @@ class SoftmaxBlock {
 // m, its shifted exps e and their sum s and row i's gradient scale (1/n or w_i/Σw), writes row i of
 // dZ and returns the row's loss.
 template <class T, class RowLoss>
-double softmax_rows_mean(CMatRef<T> Z, const T* w, RowLoss row_loss) {
-  const RowWeights<T> weights(w, Z.rows());
+double softmax_rows_mean(CMatRef<T> Z, const T* w, double batch_total, RowLoss row_loss) {
+  const RowWeights<T> weights(w, Z.rows(), batch_total);
   SoftmaxBlock block(Z.cols());
   std::vector<double> m(block.rows_per_block());
   double total = 0.0;
@@ -139,8 +149,8 @@ double softmax_rows_mean(CMatRef<T> Z, const T* w, RowLoss row_loss) {
 
 // Probability targets: L = mean_rows Σ_j y_j (lse(z) − z_j);  dZ = (p·Σy − y) / n, p = softmax(z).
 template <class T>
-double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr) {
-  return softmax_rows_mean<T>(Z, w, [&](Index i, double m, const RowExps& e, double s, double scale) {
+double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr, double total = kOwnTotal) {
+  return softmax_rows_mean<T>(Z, w, total, [&](Index i, double m, const RowExps& e, double s, double scale) {
     const auto shifted = Z.row(i).array().template cast<double>() - m;  // z − max z
     const auto y = Y.row(i).array().template cast<double>();
     const double ysum = y.sum();
@@ -153,8 +163,9 @@ double softmax_xent_loss(CMatRef<T> Z, CMatRef<T> Y, T* dZ, const T* w = nullptr
 // Integer labels: L = mean_rows (lse(z) − z_label);  dZ = (p − onehot(label)) / n.
 // Labels must already be checked to lie in [0, classes).
 template <class T>
-double softmax_xent_labels_loss(CMatRef<T> Z, const std::int64_t* labels, T* dZ, const T* w = nullptr) {
-  return softmax_rows_mean<T>(Z, w, [&](Index i, double m, const RowExps& e, double s, double scale) {
+double softmax_xent_labels_loss(CMatRef<T> Z, const std::int64_t* labels, T* dZ, const T* w = nullptr,
+                                double total = kOwnTotal) {
+  return softmax_rows_mean<T>(Z, w, total, [&](Index i, double m, const RowExps& e, double s, double scale) {
     if (dZ) {
       auto d = MapMat<T>(dZ, Z.rows(), Z.cols()).row(i).array();
       d = (e.transpose() * (scale / s)).template cast<T>();

@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <vector>
 #include "denso/dense.hpp"
 #include "denso/losses.hpp"
 #include "denso/optimizers.hpp"
 #include "denso/regularizers.hpp"
+#include "denso/shard.hpp"
 #include "denso/totals.hpp"
 
 namespace denso {
@@ -88,12 +90,29 @@ class Plan {
   // the batch gradient (penalty included): it may read or rewrite it (a data-parallel allreduce, a
   // test observing gradients). While one is set, 1-2-row batches materialise dW too.
   void set_gradient_hook(std::shared_ptr<const GradientHook> hook) { gradient_hook_ = std::move(hook); }
+  bool has_gradient_hook() const { return gradient_hook_ != nullptr; }
 
   // false (Keras's convention): a batch's l1/l2 penalty is l1·Σ|W| + l2·ΣW² whatever the batch. true
   // (scikit-learn's alpha): it is divided by the batch's total sample weight (its rows without
   // weights), as the data loss's sum is.
   void set_penalty_per_sample(bool on) { penalty_per_sample_ = on; }
   bool penalty_per_sample() const { return penalty_per_sample_; }
+
+  // Data parallelism: from now on this plan trains shard `rank` of `ranks` of every batch (see
+  // batch_shard), normalised by the whole batch's total so that the ranks' gradients add up to the
+  // batch's; rank 0 adds the penalty gradient. The gradient hook must sum the ranks' gradient buffers
+  // (an allreduce). A non-finite loss on any rank reaches every rank through the hook as a NaN first
+  // gradient value, so all stop at the same batch. `batch_size` may then be up to max_batch · ranks.
+  void set_shard(Index rank, Index ranks) {
+    rank_ = rank;
+    ranks_ = ranks;
+    sharded_ = true;
+  }
+  bool sharded() const { return sharded_; }
+  Index rank() const { return rank_; }
+  Index ranks() const { return ranks_; }
+  // The largest batch_size a train call accepts.
+  Index max_batch_size() const { return max_batch_ * ranks_; }
 
   // Batches [first, last) of an epoch whose sample order is `order` (n entries): gather, forward,
   // loss, backward, penalty, update. `lrs[b - first]` is batch b's learning rate; *step counts updates.
@@ -102,36 +121,35 @@ class Plan {
     Totals totals;
     const auto hook = gradient_hook_;  // held for the call: the hook may replace itself
     for (Index b = first; b < last; ++b) {
-      const Index start = b * batch_size, rows = std::min(batch_size, data.n - start);
-      gather(data, order + start, rows);
-      forward(input_.topRows(rows), true, static_cast<std::uint64_t>(*step + 1));
-      const double data_loss = loss_and_grad(rows, true);
+      const Index start = b * batch_size;
+      const Shard shard = shard_of(data, order + start, std::min(batch_size, data.n - start));
       // At 1-2 rows dW is a rank-1/2 product: the update computes it on the fly (see fused_update).
-      const bool fused = rows <= kRankUpdateRows && !hook;
-      penalty_factor_ = batch_penalty_factor(rows);
-      backward(rows, !fused);
-      const double penalty = fused ? penalty_value() : penalty_and_grad();  // after backward's dW
-      if (!std::isfinite(data_loss + penalty)) {  // stop before the update: weights stay finite
-        totals.finite = false;
-        totals.bad_batch = b;
-        return totals;
-      }
+      const bool fused = shard.rows <= kRankUpdateRows && !hook && !sharded_;
+      double data_loss = 0.0, penalty = 0.0;
+      batch_gradient(data, order + start, shard, fused, static_cast<std::uint64_t>(*step + 1), data_loss, penalty);
+      const bool finite = std::isfinite(data_loss + penalty);
+      if (!finite && !sharded_) return stopped(totals, b);  // before the update: weights stay finite
       ++*step;
+      if (!finite) grads_[0] = std::numeric_limits<T>::quiet_NaN();  // tells the other ranks (see set_shard)
       if (hook) {
         try {
-          (*hook)(rows, *step);
+          (*hook)(shard.rows, *step);
         } catch (...) {
           --*step;  // this batch is not applied
           throw;
         }
       }
+      if (sharded_ && std::isnan(grads_[0])) {
+        --*step;
+        return stopped(totals, b);
+      }
       OptimizerConfig c = opt_;
       c.lr = lrs[b - first];
       if (fused)
-        fused_update(rows, c, *step);
+        fused_update(shard.rows, c, *step);
       else
         optimizer_update<T>(c, *step, n_params_, params_, grads_, slots_.data());
-      count(totals, rows, data_loss, penalty);
+      count(totals, shard.rows, own_mean(data_loss, shard), penalty);
     }
     // A finite loss does not make finite weights: Adam with eps = 0 on a dead input, or a huge lr,
     // can overflow the update itself. One read of the parameters per call tells.
@@ -147,7 +165,7 @@ class Plan {
       const Index in = layers_.front().in;
       forward(CMapMat<T>(data.X + start * in, rows, in), false, 0);
       copy_targets(data, start, rows);
-      penalty_factor_ = batch_penalty_factor(rows);
+      penalty_factor_ = batch_penalty_factor(rows, kOwnTotal);
       const double penalty = penalty_value();
       count(totals, rows, loss_and_grad(rows, false), penalty);
     }
@@ -203,6 +221,8 @@ class Plan {
   double loss_delta_;
   std::shared_ptr<const GradientHook> gradient_hook_;
   bool penalty_per_sample_ = false;
+  Index rank_ = 0, ranks_ = 1;  // the shard of every batch this plan trains (set_shard)
+  bool sharded_ = false;
   double penalty_factor_ = 1.0;  // the current batch's (see batch_penalty_factor)
   // Workspace, allocated once: gathered batch, per-layer outputs A, gradients G = dL/dZ, the
   // pre-activations Z of the layers whose activation needs them (empty for the others),
@@ -217,6 +237,46 @@ class Plan {
 
   CMapMat<T> weight(const DenseSpec& s) const { return CMapMat<T>(params_ + s.weight_offset, s.in, s.out); }
   const T* bias(const DenseSpec& s) const { return s.use_bias ? params_ + s.bias_offset : nullptr; }
+
+  static Totals stopped(Totals& totals, Index batch) {
+    totals.finite = false;
+    totals.bad_batch = batch;
+    return totals;
+  }
+
+  // This process's rows of the batch `batch` (batch_rows sample indices); unsharded: all of them,
+  // normalised by their own total.
+  Shard shard_of(const SampleSet<T>& data, const std::int64_t* batch, Index batch_rows) const {
+    if (!sharded_) return {0, batch_rows, kOwnTotal};
+    return batch_shard<T>(data.weights, batch, batch_rows, rank_, ranks_);
+  }
+
+  // The gradient of the shard's rows (unless `fused`: the update forms it) in grads_, with the
+  // batch's data loss (this shard's part of it) and penalty. A shard without rows contributes a zero
+  // gradient, so its rank still joins the hook's allreduce; only rank 0 adds the penalty gradient.
+  void batch_gradient(const SampleSet<T>& data, const std::int64_t* batch, const Shard& shard, bool fused,
+                      std::uint64_t step, double& data_loss, double& penalty) {
+    const Index rows = shard.rows;
+    if (rows == 0) {
+      std::fill(grads_, grads_ + n_params_, T(0));
+      weighted_ = data.weights != nullptr;
+    } else {
+      gather(data, batch + shard.offset, rows);
+      forward(input_.topRows(rows), true, step, shard.offset);
+      data_loss = loss_and_grad(rows, true, shard.total);
+      backward(rows, !fused);
+    }
+    penalty_factor_ = batch_penalty_factor(rows, shard.total);
+    penalty = !fused && rank_ == 0 ? penalty_and_grad() : penalty_value();  // after backward's dW
+  }
+
+  // The shard's data loss as a mean over its own rows (what count_batch weighs by them), from its
+  // part of the batch loss, Σ_shard w·ℓ / batch total.
+  double own_mean(double data_loss, const Shard& shard) const {
+    if (shard.total < 0.0) return data_loss;
+    const double own = RowWeights<T>(row_weights(), shard.rows).total;
+    return own > 0.0 ? data_loss * (shard.total / own) : 0.0;
+  }
 
   void gather(const SampleSet<T>& data, const std::int64_t* idx, Index rows) {
     const Index in = layers_.front().in, k = layers_.back().out;
@@ -240,7 +300,8 @@ class Plan {
 
   const T* row_weights() const { return weighted_ ? weights_.data() : nullptr; }
 
-  void forward(CMatRef<T> x, bool training, std::uint64_t step) {
+  // `row_offset`: x's first row is row row_offset of its batch (it keys the dropout/noise numbers).
+  void forward(CMatRef<T> x, bool training, std::uint64_t step, Index row_offset = 0) {
     const Index rows = x.rows();
     for (Index l = 0; l < Index(layers_.size()); ++l) {
       const DenseSpec& s = layers_[l];
@@ -248,7 +309,7 @@ class Plan {
       if (training && !s.transforms.empty()) {
         auto t = transformed_[l].topRows(rows);
         t = in;
-        apply_transforms(l, t, step);
+        apply_transforms(l, t, step, row_offset);
         inputs_[l] = t.data();
       } else {
         inputs_[l] = in.data();
@@ -267,42 +328,43 @@ class Plan {
     activation_backward<T>(out_[l].topRows(rows), pre(l), G, layers_[l].activation, T(layers_[l].alpha));
   }
 
-  void apply_transforms(Index l, MatRef<T> t, std::uint64_t step) {
+  void apply_transforms(Index l, MatRef<T> t, std::uint64_t step, Index row_offset) {
     Index mask = 0;
     for (const auto& tr : layers_[l].transforms) {
       if (tr.kind == TransformKind::gaussian_noise) {
-        gaussian_noise_forward<T>(seed_, tr.layer, step, tr.value, t);
+        gaussian_noise_forward<T>(seed_, tr.layer, step, tr.value, t, row_offset);
       } else {
-        dropout_forward<T>(seed_, tr.layer, step, tr.value, t, masks_[l][mask++].topRows(t.rows()));
+        dropout_forward<T>(seed_, tr.layer, step, tr.value, t, masks_[l][mask++].topRows(t.rows()), row_offset);
       }
     }
   }
 
   // Data loss of the batch in out_.back(); with `with_grad`, grad_.back() = dL/dZ of the last layer.
-  double loss_and_grad(Index rows, bool with_grad) {
+  // `total`: the batch normaliser (kOwnTotal: these rows' own; see RowWeights).
+  double loss_and_grad(Index rows, bool with_grad, double total = kOwnTotal) {
     CMatRef<T> z = out_.back().topRows(rows);
     T* g = with_grad ? grad_.back().data() : nullptr;
     switch (loss_) {
       case LossKind::mse:  // the regression losses: the last activation is not fused, so its g' follows
       case LossKind::mae:
       case LossKind::huber: {
-        const double v = regression_loss(z, rows, g);
+        const double v = regression_loss(z, rows, g, total);
         if (g) activation_grad(Index(layers_.size()) - 1, grad_.back().topRows(rows));
         return v;
       }
-      case LossKind::bce_logits: return bce_logits_loss<T>(z, target_.topRows(rows), g, row_weights());
-      case LossKind::softmax_xent: return softmax_xent_loss<T>(z, target_.topRows(rows), g, row_weights());
+      case LossKind::bce_logits: return bce_logits_loss<T>(z, target_.topRows(rows), g, row_weights(), total);
+      case LossKind::softmax_xent: return softmax_xent_loss<T>(z, target_.topRows(rows), g, row_weights(), total);
       case LossKind::softmax_xent_labels:
-        return softmax_xent_labels_loss<T>(z, labels_.data(), g, row_weights());
+        return softmax_xent_labels_loss<T>(z, labels_.data(), g, row_weights(), total);
     }
     return 0.0;
   }
 
-  double regression_loss(CMatRef<T> p, Index rows, T* g) const {
+  double regression_loss(CMatRef<T> p, Index rows, T* g, double total) const {
     const auto y = target_.topRows(rows);
-    if (loss_ == LossKind::mae) return mae_loss<T>(p, y, g, row_weights());
-    if (loss_ == LossKind::huber) return huber_loss<T>(p, y, g, row_weights(), loss_delta_);
-    return mse_loss<T>(p, y, g, row_weights());
+    if (loss_ == LossKind::mae) return mae_loss<T>(p, y, g, row_weights(), total);
+    if (loss_ == LossKind::huber) return huber_loss<T>(p, y, g, row_weights(), loss_delta_, total);
+    return mse_loss<T>(p, y, g, row_weights(), total);
   }
 
   // G_l = dL/dZ_l is ready; dW_l, db_l (with `params`), then G_{l−1} = (G_l·W_lᵀ ⊙ masks) ⊙ g'_{l−1}.
@@ -322,10 +384,11 @@ class Plan {
     }
   }
 
-  // What the batch's l1/l2 penalty is multiplied by: 1, or 1 / its total sample weight.
-  double batch_penalty_factor(Index rows) const {
+  // What the batch's l1/l2 penalty is multiplied by: 1, or 1 / its total sample weight (`total`, or
+  // with kOwnTotal that of its `rows` gathered rows).
+  double batch_penalty_factor(Index rows, double total) const {
     if (!penalty_per_sample_) return 1.0;
-    const double total = RowWeights<T>(row_weights(), rows).total;
+    if (total < 0.0) total = RowWeights<T>(row_weights(), rows).total;
     return total > 0.0 ? 1.0 / total : 0.0;
   }
 

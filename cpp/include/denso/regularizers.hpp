@@ -77,15 +77,18 @@ bool all_finite(const T* v, Index n) {
 }
 
 // Inverted dropout: mask_i = 1/(1−p) with probability 1−p else 0 (uniform_i < p drops);
-// x ⊙= mask. Element i of the batch matrix uses counter i of the (seed, layer, step) stream.
+// x ⊙= mask. Element (r, c) of the batch matrix uses counter (row_offset + r)·cols + c of the
+// (seed, layer, step) stream: a shard of a batch whose first row is the batch's row `row_offset`
+// (data-parallel training) draws the numbers the whole batch gives those rows.
 template <class T>
-void dropout_forward(std::uint64_t seed, Index layer, std::uint64_t step, double rate, MatRef<T> x, MatRef<T> mask) {
+void dropout_forward(std::uint64_t seed, Index layer, std::uint64_t step, double rate, MatRef<T> x, MatRef<T> mask,
+                     Index row_offset = 0) {
   const CounterRng rng(seed, dropout_stream(layer), step);
   const T keep_scale = T(1.0 / (1.0 - rate));
   const Index cols = x.cols();
   for (Index r = 0; r < x.rows(); ++r)
     for (Index c = 0; c < cols; ++c) {
-      const T m = rng.uniform(static_cast<std::uint64_t>(r * cols + c)) < rate ? T(0) : keep_scale;
+      const T m = rng.uniform(static_cast<std::uint64_t>((row_offset + r) * cols + c)) < rate ? T(0) : keep_scale;
       mask(r, c) = m;
       x(r, c) *= m;
     }
@@ -93,11 +96,13 @@ void dropout_forward(std::uint64_t seed, Index layer, std::uint64_t step, double
 
 // Additive Gaussian noise (data augmentation): x += stddev · N(0, 1), keyed like dropout.
 template <class T>
-void gaussian_noise_forward(std::uint64_t seed, Index layer, std::uint64_t step, double stddev, MatRef<T> x) {
+void gaussian_noise_forward(std::uint64_t seed, Index layer, std::uint64_t step, double stddev, MatRef<T> x,
+                            Index row_offset = 0) {
   const CounterRng rng(seed, noise_stream(layer), step);
   const Index cols = x.cols();
   for (Index r = 0; r < x.rows(); ++r)
-    for (Index c = 0; c < cols; ++c) x(r, c) += T(stddev * rng.normal(static_cast<std::uint64_t>(r * cols + c)));
+    for (Index c = 0; c < cols; ++c)
+      x(r, c) += T(stddev * rng.normal(static_cast<std::uint64_t>((row_offset + r) * cols + c)));
 }
 
 }  // namespace denso
