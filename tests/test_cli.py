@@ -285,6 +285,25 @@ def test_regression_csv_with_standardisation_saves_a_model_for_raw_features(tmp_
         assert f.readline().strip() == "prediction"
 
 
+@pytest.mark.parametrize("loss", ["mae", "huber"])
+def test_regression_losses_mae_and_huber_train_from_the_command_line(tmp_path, monkeypatch, capsys, loss):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (200, 2))
+    y = 1000 + 300 * x[:, 0] - 100 * x[:, 1]
+    np.savetxt("t.csv", np.column_stack([x, y]), delimiter=",", header="a,b,y", comments="", fmt="%.9g")
+    assert cli.main(["train", "--data", "t.csv", "--loss", loss, "--standardize", "--epochs", "3", "--out", "m.npz",
+                     "--verbose", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"loss {loss}" in out and "regression target scaled" in out
+    model = denso.load_model("m.npz")
+    assert model.loss.name == loss and model.metrics == ["mae"]
+    assert cli.main(["evaluate", "m.npz", "t.csv"]) == 0
+    reported_mae = float(table_row(capsys.readouterr().out, "data")[1])
+    raw_mae = np.abs(model.predict(x.astype(np.float32))[:, 0] - y).mean()  # the target scaler is folded in
+    assert reported_mae == pytest.approx(raw_mae, rel=1e-4)
+
+
 def test_folding_the_standardisation_keeps_the_outputs():
     rng = np.random.default_rng(0)
     x = rng.normal([100.0, -5.0, 0.0], [20.0, 0.1, 3.0], (50, 3))
@@ -325,6 +344,10 @@ def test_infer_task():
     assert cli.infer_task(np.array([0, 5000]), "auto")[:2] == ("mse", 1)
     assert cli.infer_task(np.zeros((4, 3)), "auto")[:2] == ("mse", 3)
     assert cli.infer_task(np.array([0, 1]), "binary_crossentropy")[:2] == ("binary_crossentropy", 1)
+    assert cli.infer_task(np.array([0, 1]), "mae")[:2] == ("mae", 1)  # an explicit regression loss decides
+    assert cli.infer_task(np.array([0.5, 2.0]), "huber")[:2] == ("huber", 1)
+    with pytest.raises(cli.UsageError, match="contradicts --loss huber"):
+        cli.infer_task(np.array([0, 1]), "huber", "classification")
     with pytest.raises(ValueError, match="needs whole-number class labels"):
         cli.infer_task(np.array([0.5]), "categorical_crossentropy")
 

@@ -21,7 +21,7 @@ from .train import AUTO_MAX_CLASSES, AUTO_MAX_LABEL, TASKS, cmd_train
 from .._core import __version__
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
-LOSSES = ("auto", "categorical_crossentropy", "binary_crossentropy", "mse")
+LOSSES = ("auto", "categorical_crossentropy", "binary_crossentropy", "mse", "mae", "huber")
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity", "gelu", "elu", "selu", "softplus", "swish")
 
 EPILOG = """exit status: 0 success, 1 an error while running (missing or invalid file or data,
@@ -74,7 +74,8 @@ def _add_train_network(p) -> None:
                    f"numbers 0..{AUTO_MAX_LABEL} with at most {AUTO_MAX_CLASSES} distinct values, regression otherwise "
                    "(default auto)")
     m.add_argument("--loss", default="auto", choices=LOSSES, help="auto: categorical_crossentropy for classification, "
-                   "mse for regression (default auto); an explicit loss also sets the task")
+                   "mse for regression (default auto); mae and huber (delta 1) are the other regression losses; an "
+                   "explicit loss also sets the task")
     m.add_argument("--l1", type=non_negative_float, default=0.0, metavar="λ", help="L1 penalty λ·Σ|W| per layer (default 0)")
     m.add_argument("--l2", type=non_negative_float, default=0.0, metavar="λ", help="L2 penalty λ·ΣW² per layer (default 0)")
     m.add_argument("--dropout", type=fraction, default=0.0, metavar="RATE", help="dropout rate after each hidden layer "

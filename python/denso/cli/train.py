@@ -25,7 +25,8 @@ from .output import check_output_path, metrics_table, say
 AUTO_MAX_CLASSES = 20
 AUTO_MAX_LABEL = 999
 TASKS = ("auto", "classification", "regression")
-LOSS_TASK = {"categorical_crossentropy": "classification", "binary_crossentropy": "classification", "mse": "regression"}
+LOSS_TASK = {"categorical_crossentropy": "classification", "binary_crossentropy": "classification", "mse": "regression",
+             "mae": "regression", "huber": "regression"}
 
 
 def _whole(y: np.ndarray) -> bool:
@@ -60,8 +61,8 @@ def _class_count(y: np.ndarray, option: str) -> int:
 def infer_task(y: np.ndarray, loss: str = "auto", task: str = "auto") -> tuple:
     """(loss name, output units, 'task: ... (why)') for targets y, from --loss and --task.
 
-    An explicit --loss decides the task (categorical/binary cross-entropy: classification; mse:
-    regression) and must agree with an explicit --task; with both on auto the rule above decides.
+    An explicit --loss decides the task (categorical/binary cross-entropy: classification; mse, mae,
+    huber: regression) and must agree with an explicit --task; with both on auto the rule above decides.
     """
     if task not in TASKS:
         raise ValueError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -99,7 +100,7 @@ def build_model(args, n_features: int, loss: str, outputs: int, defaults: dict):
     layers.append(Dense(outputs, l1=args.l1, l2=args.l2))
     model = Sequential(layers, input_dim=n_features, seed=args.seed)
     lr = args.lr if args.lr is not None else defaults["lr"]
-    metrics = ["accuracy"] if loss != "mse" else ["mae"]
+    metrics = ["mae"] if LOSS_TASK[loss] == "regression" else ["accuracy"]
     model.compile(optim.get(args.optimizer, lr=lr), loss, metrics)
     return model
 
@@ -187,7 +188,7 @@ def cmd_train(args) -> int:
     loss, outputs, task = infer_task(data.y_train, args.loss, args.task)
     train, val = _split_validation(data.x_train, data.y_train, args.validation_split)
     x_scaler = Standardizer().fit(train[0]) if args.standardize else None
-    y_scaler = _target_scaler(train[1]) if args.standardize and loss == "mse" else None
+    y_scaler = _target_scaler(train[1]) if args.standardize and LOSS_TASK[loss] == "regression" else None
     model = build_model(args, train[0].shape[1], loss, outputs, defaults)
     epochs = args.epochs or defaults["epochs"]
     batch_size = args.batch_size or defaults["batch_size"]
