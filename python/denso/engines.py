@@ -10,7 +10,7 @@ import numpy as np
 from . import _core
 from .autograd import Tensor, no_grad
 from .nn import TrainingStream
-from .plan import build_plan, unsupported_reason
+from .plan import build_plan, layer_activation, unsupported_reason
 
 ENGINES = ("auto", "plan", "graph")
 
@@ -35,14 +35,14 @@ def make_engine(model, engine: str, max_batch: int, seed: int, labels: bool, pen
 
 
 def graph_forward(model, x: Tensor, stream: TrainingStream | None = None, probabilities: bool = False) -> Tensor:
-    """The model's forward pass as a Tensor graph. The last Dense layer runs the activation the loss
-    leaves it (logits for a fused loss), or with `probabilities` what predict() returns."""
-    last = model.dense_layers()[-1]
+    """The model's forward pass as a Tensor graph. Each Dense runs plan.layer_activation's choice: the
+    last one the activation the loss leaves it (logits for a fused loss), or with `probabilities` what
+    predict() returns."""
+    dense = {id(layer) for layer in model.dense_layers()}
     out = x
     for layer in model.layers:
-        if layer is last and model.loss is not None:
-            pick = model.loss.predicted_activation if probabilities else model.loss.trained_activation
-            out = layer.forward(out, stream, activation=pick(layer.activation))
+        if id(layer) in dense:
+            out = layer.forward(out, stream, activation=layer_activation(model, layer, probabilities))
         else:
             out = layer.forward(out, stream)
     return out
