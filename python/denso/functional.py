@@ -181,6 +181,20 @@ def _kernel_array(t: Tensor, dtype) -> np.ndarray:
     return np.ascontiguousarray(t.data, dtype=dtype)
 
 
+def _dense_operands(x, weight, bias) -> tuple:
+    """(x, weight, bias) as Tensors, checked: x (batch, in), weight (in, out), bias (out,) or None."""
+    x, weight = as_tensor(x, name="x"), as_tensor(weight, name="weight")
+    bias = None if bias is None else as_tensor(bias, name="bias")
+    require_ndim(x.data, "x", 2, "batch × features")
+    require_ndim(weight.data, "weight", 2, "in × out")
+    if weight.shape[0] != x.shape[1]:
+        raise ValueError(f"`weight` must have {x.shape[1]} rows to match `x` of shape {shape_str(x.shape)}, "
+                         f"got shape {shape_str(weight.shape)}")
+    if bias is not None and bias.shape != (weight.shape[1],):
+        raise ValueError(f"`bias` must have shape ({weight.shape[1]},) to match `weight`, got {shape_str(bias.shape)}")
+    return x, weight, bias
+
+
 def dense(x, weight, bias=None, activation=None, alpha=None) -> Tensor:
     """One fused graph node: g(x @ weight + bias), forward and backward in C++.
 
@@ -201,15 +215,7 @@ def dense(x, weight, bias=None, activation=None, alpha=None) -> Tensor:
     """
     act = get_activation(activation)
     alpha = _alpha(act, alpha)
-    x, weight = as_tensor(x, name="x"), as_tensor(weight, name="weight")
-    bias = None if bias is None else as_tensor(bias, name="bias")
-    require_ndim(x.data, "x", 2, "batch × features")
-    require_ndim(weight.data, "weight", 2, "in × out")
-    if weight.shape[0] != x.shape[1]:
-        raise ValueError(f"`weight` must have {x.shape[1]} rows to match `x` of shape {shape_str(x.shape)}, "
-                         f"got shape {shape_str(weight.shape)}")
-    if bias is not None and bias.shape != (weight.shape[1],):
-        raise ValueError(f"`bias` must have shape ({weight.shape[1]},) to match `weight`, got {shape_str(bias.shape)}")
+    x, weight, bias = _dense_operands(x, weight, bias)
     dtype = _common_dtype(x, weight, bias)
     X, W = _kernel_array(x, dtype), _kernel_array(weight, dtype)
     b = None if bias is None else _kernel_array(bias, dtype)

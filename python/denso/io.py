@@ -73,7 +73,11 @@ def save_model(model, path) -> None:
     """
     if not model.built:
         raise ValueError("save() needs a built model: pass input_dim to Sequential(...) or call build() / fit()")
-    path = os.fspath(path)
+    _write_atomically(os.fspath(path), _model_arrays(model))
+
+
+def _model_arrays(model) -> dict:
+    """The arrays of a model file: the flat parameters, the optimizer state and the JSON header."""
     header = {"format": FORMAT, "version": VERSION, "model": model.get_config(), "epoch": model.epochs_trained,
               "compile": None}
     arrays = {"params": model.flat_parameter.data}
@@ -82,6 +86,11 @@ def save_model(model, path) -> None:
         header["compile"] = {"loss": model.loss.config(), "metrics": model.metrics,
                              "optimizer": model.optimizer.config(), "optimizer_state": _jsonable(state, arrays)}
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    return arrays
+
+
+def _write_atomically(path: str, arrays: dict) -> None:
+    """np.savez(arrays) to a temporary file beside `path`'s target, then renamed over it (see save_model)."""
     target = os.path.realpath(path)  # write through a symbolic link to the file it points at
     directory, name = os.path.split(target)
     if os.path.isdir(target):
