@@ -166,3 +166,20 @@ def test_two_threads_training_two_models_get_the_sequential_weights(restore_thre
     for a, b in zip(sequential, together):
         for wa, wb in zip(a, b):
             np.testing.assert_array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [(0, 0), (5, 3), (700, 783), (1023, 783)])
+def test_predict_names_the_first_non_finite_input_anywhere(dtype, bad, where):
+    """The native finiteness scan (an exponent-bit test over blocks of 4096 values) finds a NaN/inf at
+    any position, including after the first block and in the very last value, and names it; the
+    largest finite values and subnormals pass."""
+    model = denso.Sequential([denso.Dense(3)], input_dim=784, seed=0, dtype=np.dtype(dtype).name)
+    x = np.zeros((1024, 784), dtype=dtype)
+    x[0, 1], x[1, 2], x[2, 3] = np.finfo(dtype).max, -np.finfo(dtype).max, np.finfo(dtype).smallest_subnormal
+    assert np.isfinite(model.predict(x)).all()
+    x[where] = bad
+    name = "nan" if np.isnan(bad) else ("inf" if bad > 0 else "-inf")
+    with pytest.raises(ValueError, match=rf"`x` must be finite, got {name} at index \({where[0]}, {where[1]}\)"):
+        model.predict(x)

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include "denso/finite.hpp"
 #include "denso/types.hpp"
 
 namespace denso::checks {
@@ -203,7 +204,10 @@ void require_shape(const M& m, const char* name, Index rows, Index cols) {
 // the message is the one Python's _checks.require_finite gives.
 template <class T, class M>
 void require_all_finite(const M& m, const char* name) {
-  if (m.allFinite()) return;
+  static_assert(M::IsRowMajor, "rows must be contiguous");
+  bool finite = true;
+  for (Index r = 0; r < m.rows() && finite; ++r) finite = all_finite<T>(m.data() + r * m.outerStride(), m.cols());
+  if (finite) return;
   for (Index r = 0; r < m.rows(); ++r)
     for (Index c = 0; c < m.cols(); ++c) {
       const T v = m(r, c);

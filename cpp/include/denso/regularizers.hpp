@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include "denso/finite.hpp"
 #include "denso/rng.hpp"
 #include "denso/threads.hpp"
 #include "denso/types.hpp"
@@ -63,17 +64,6 @@ double add_weight_penalty(const T* w, T* grad, Index n, double l1, double l2) {
 template <class T>
 double weight_penalty(const T* w, Index n, double l1, double l2) {
   return weight_penalty_pass<T, false>(w, nullptr, n, l1, l2);
-}
-
-// Whether all n values are finite: a vectorised pass in blocks, each stopping at its first NaN/inf.
-template <class T>
-bool all_finite(const T* v, Index n) {
-  constexpr Index block = 4096;
-  for (Index start = 0; start < n; start += block) {
-    const Index len = std::min(block, n - start);
-    if (!Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(v + start, len).allFinite()) return false;
-  }
-  return true;
 }
 
 // Inverted dropout: mask_i = 1/(1−p) with probability 1−p else 0 (uniform_i < p drops);
