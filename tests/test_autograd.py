@@ -343,7 +343,7 @@ def test_activations_of_empty_tensors(op):
 # ---------------------------------------------------------------- the engine is a leaf module
 
 def test_autograd_imports_no_op_and_ops_attach_on_import_denso():
-    """denso.autograd loads with only _checks (no functional/ops), and `import denso` afterwards
+    """denso.autograd loads with only _checks and the native core below it (no functional/ops), and `import denso` afterwards
     attaches the operators to that same Tensor class. The package's __init__ would import
     everything, so the subprocess first loads denso.autograd under a bare package module."""
     script = textwrap.dedent(f"""
@@ -354,7 +354,7 @@ def test_autograd_imports_no_op_and_ops_attach_on_import_denso():
         import denso.autograd
         engine = denso.autograd.Tensor
         loaded = sorted(m for m in sys.modules if m.startswith("denso."))
-        assert loaded == ["denso._checks", "denso.autograd"], loaded
+        assert loaded == ["denso._checks", "denso._core", "denso.autograd"], loaded
         assert "__add__" not in vars(engine)
         del sys.modules["denso"]
         import denso

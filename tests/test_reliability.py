@@ -315,3 +315,24 @@ def test_predict_with_a_huge_batch_keeps_no_memory_afterwards():
     out = model.predict(x, batch_size=20_000)  # a 2 × 20k × 256 workspace: ~41 MB for this call
     del out
     assert rss() - before < 16 << 20
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_native_all_finite_agrees_with_numpy(dtype):
+    """_core.all_finite (the exponent-bit scan behind every finiteness check) against np.isfinite: NaN,
+    ±inf at the first, a middle (past the first block of 4096) and the last position, extremes and
+    subnormals, empty and 3-D arrays; non-contiguous and non-float arrays are refused."""
+    from denso import _core
+    info = np.finfo(dtype)
+    base = np.zeros(10_001, dtype=dtype)
+    base[:4] = [info.max, -info.max, info.smallest_subnormal, -info.tiny]
+    assert _core.all_finite(base) and _core.all_finite(np.zeros((0, 3), dtype)) and _core.all_finite(base[:0])
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in (0, 5000, 10_000):
+            x = base.copy()
+            x[where] = bad
+            assert not _core.all_finite(x) and not _core.all_finite(x.reshape(1, 73, 137))
+    with pytest.raises(TypeError, match="C-contiguous"):
+        _core.all_finite(np.zeros((4, 4), dtype)[:, ::2])
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _core.all_finite(np.zeros(4, np.int64))

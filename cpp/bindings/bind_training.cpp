@@ -148,6 +148,17 @@ void bind_penalty(py::module_& m) {
     });
   }, py::arg("weight"), py::arg("grad"), py::arg("l1"), py::arg("l2"),
      "Returns l2*sum(W^2) + l1*sum(|W|) and, unless grad is None, adds 2*l2*W + l1*sign(W) to grad.");
+  m.def("all_finite", [](const py::array& values) {
+    if (!(values.flags() & py::array::c_style))
+      throw py::type_error("`values` must be a C-contiguous array, got a non-contiguous one");
+    return dispatch_float(values, "values", [&](auto tag) {
+      using T = decltype(tag);
+      const T* data = static_cast<const T*>(values.data());
+      const auto n = static_cast<Index>(values.size());
+      NativeCall native;  // a big array takes milliseconds
+      return all_finite<T>(data, n);
+    });
+  }, py::arg("values"), "Whether every value of a C-contiguous float32/float64 array is finite (no NaN, no inf).");
 }
 
 void require_row_offset(Index row_offset) {

@@ -6,6 +6,10 @@ import numbers
 
 import numpy as np
 
+from . import _core
+
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -43,8 +47,13 @@ def require_ndim(arr: np.ndarray, name: str, ndim: int, what: str = "") -> None:
 
 
 def require_finite(arr: np.ndarray, name: str) -> None:
-    """Raise ValueError naming the first NaN/inf entry of `arr`."""
-    if not np.isfinite(arr).all():
+    """Raise ValueError naming the first NaN/inf entry of `arr`. C-contiguous float32/float64 arrays are
+    scanned natively (no boolean array the size of `arr`: ~20 ms and 47 MB for Fashion-MNIST's x)."""
+    if arr.dtype in _NATIVE_FLOATS and arr.flags.c_contiguous:
+        finite = _core.all_finite(arr)
+    else:
+        finite = bool(np.isfinite(arr).all())
+    if not finite:
         bad = np.argwhere(~np.isfinite(arr))[0]
         value = arr[tuple(bad)]
         raise ValueError(f"`{name}` must be finite, got {value} at index {tuple(int(i) for i in bad)}")

@@ -183,6 +183,8 @@ def optimizer_update(config: OptimizerConfig, step: int, param: np.ndarray, grad
                      slots: Sequence[np.ndarray]) -> None: ...
 def weight_penalty(weight: np.ndarray, grad: Optional[np.ndarray], l1: float, l2: float) -> float:
     """l2*sum(W^2) + l1*sum(|W|); unless grad is None, also grad += 2*l2*W + l1*sign(W)."""
+def all_finite(values: np.ndarray) -> bool:
+    """Whether every value of a C-contiguous float32/float64 array is finite (no NaN, no inf)."""
 def dropout_forward(seed: int, layer: int, step: int, rate: float, x: np.ndarray, mask: np.ndarray,
                     row_offset: int = 0) -> None:
     """Inverted dropout in place on x; mask receives 0 or 1/(1-rate); row r draws batch row row_offset + r's."""
