@@ -52,9 +52,16 @@ double elementwise_mean(Index rows, Index cols, const T* w, double batch_total, 
 template <class T>
 double mse_loss(CMatRef<T> P, CMatRef<T> Y, T* dP, const T* w = nullptr, double total = kOwnTotal) {
   return elementwise_mean<T>(P.rows(), P.cols(), w, total, [&](Index i, double scale) {
-    const auto diff = (P.row(i) - Y.row(i)).eval();
-    if (dP) MapMat<T>(dP, P.rows(), P.cols()).row(i) = T(2 * scale) * diff;
-    return diff.template cast<double>().squaredNorm();
+    const T* p = P.row(i).data();
+    const T* y = Y.row(i).data();
+    T* d = dP ? dP + i * P.cols() : nullptr;
+    double sq = 0.0;  // no temporary row: this runs for every row of every batch
+    for (Index j = 0; j < P.cols(); ++j) {
+      const T diff = p[j] - y[j];
+      if (d) d[j] = T(2 * scale) * diff;
+      sq += double(diff) * double(diff);
+    }
+    return sq;
   });
 }
 
@@ -103,27 +110,40 @@ using RowExps = Eigen::Map<const Eigen::ArrayXd>;
 class SoftmaxBlock {
  public:
   static constexpr Index kValues = 4096;  // per block: the buffer stays in L1/L2
-  explicit SoftmaxBlock(Index cols) : cols_(cols), padded_((cols + 7) / 8 * 8) {}
+  explicit SoftmaxBlock(Index cols) : cols_(cols), padded_((cols + 7) / 8 * 8) {
+    const Index values = rows_per_block() * padded_;
+    if (Index(buffer().size()) < values) buffer().resize(values);
+    if (Index(maxes().size()) < rows_per_block()) maxes().resize(rows_per_block());
+  }
   Index rows_per_block() const { return std::max<Index>(1, kValues / padded_); }
 
-  // Rows [start, start + n) of Z; m[r] receives row start+r's max.
+  // Rows [start, start + n) of Z, n <= rows_per_block().
   template <class T>
-  void compute(CMatRef<T> Z, Index start, Index n, double* m) {
-    buffer_.resize(n * padded_);
-    buffer_.setZero();
+  void compute(CMatRef<T> Z, Index start, Index n) {
+    double* e = buffer().data();
+    std::fill(e, e + n * padded_, 0.0);
     for (Index r = 0; r < n; ++r) {
       const auto z = Z.row(start + r);
-      m[r] = static_cast<double>(z.maxCoeff());
-      double* e = buffer_.data() + r * padded_;
-      for (Index j = 0; j < cols_; ++j) e[j] = static_cast<double>(z(j)) - m[r];
+      const double m = maxes()[r] = static_cast<double>(z.maxCoeff());
+      for (Index j = 0; j < cols_; ++j) e[r * padded_ + j] = static_cast<double>(z(j)) - m;
     }
-    buffer_ = buffer_.exp();
+    Eigen::Map<Eigen::ArrayXd, Eigen::AlignedMax> block(e, n * padded_);
+    block = block.exp();
   }
-  RowExps row(Index r) const { return RowExps(buffer_.data() + r * padded_, cols_); }
+  double max(Index r) const { return maxes()[r]; }
+  RowExps row(Index r) const { return RowExps(buffer().data() + r * padded_, cols_); }
 
  private:
   Index cols_, padded_;
-  Eigen::ArrayXd buffer_;
+  // Per thread and kept between calls: once grown, a loss call allocates nothing.
+  static std::vector<double, Eigen::aligned_allocator<double>>& buffer() {
+    thread_local std::vector<double, Eigen::aligned_allocator<double>> values;
+    return values;
+  }
+  static std::vector<double>& maxes() {
+    thread_local std::vector<double> values;
+    return values;
+  }
 };
 
 // (Weighted) mean over rows of a softmax cross-entropy: row_loss(i, m, e, s, scale) gets row i's max
@@ -133,15 +153,14 @@ template <class T, class RowLoss>
 double softmax_rows_mean(CMatRef<T> Z, const T* w, double batch_total, RowLoss row_loss) {
   const RowWeights<T> weights(w, Z.rows(), batch_total);
   SoftmaxBlock block(Z.cols());
-  std::vector<double> m(block.rows_per_block());
   double total = 0.0;
   for (Index start = 0; start < Z.rows(); start += block.rows_per_block()) {
     const Index n = std::min(block.rows_per_block(), Z.rows() - start);
-    block.compute<T>(Z, start, n, m.data());
+    block.compute<T>(Z, start, n);
     for (Index r = 0; r < n; ++r) {
       const Index i = start + r;
       const RowExps e = block.row(r);
-      total += weights[i] * row_loss(i, m[r], e, e.sum(), weights.scale() * weights[i]);
+      total += weights[i] * row_loss(i, block.max(r), e, e.sum(), weights.scale() * weights[i]);
     }
   }
   return total * weights.scale();
