@@ -50,13 +50,14 @@ Totals count_batch_py(LossKind kind, const py::array& logits, const py::object& 
 }
 
 // Sums given by value (the ranks' sums of a data-parallel pass, added up).
-Totals totals_from_sums(double loss, double data_loss, double correct, double abs_error, double weight, Index rows,
-                        Index batches) {
+Totals totals_from_sums(double loss, double data_loss, double correct, double abs_error, double sq_error,
+                        double weight, Index rows, Index batches) {
   Totals t;
   t.loss = loss;
   t.data_loss = data_loss;
   t.correct = correct;
   t.abs_error = abs_error;
+  t.sq_error = sq_error;
   t.weight = weight;
   t.rows = rows;
   t.batches = batches;
@@ -92,7 +93,7 @@ void bind_totals(py::module_& m) {
   py::class_<Totals>(m, "Totals", "Sums over the batches of a pass: loss·rows, correct answers, |error|, rows.")
       .def(py::init<>())
       .def_static("from_sums", &totals_from_sums, py::arg("loss"), py::arg("data_loss"), py::arg("correct"),
-                  py::arg("abs_error"), py::arg("weight"), py::arg("rows"), py::arg("batches"),
+                  py::arg("abs_error"), py::arg("sq_error"), py::arg("weight"), py::arg("rows"), py::arg("batches"),
                   "Finite Totals with these sums (e.g. the ranks' sums of a data-parallel pass added up).")
       .def_static("stopped_at", [](Index batch) {
         Totals t;

@@ -103,7 +103,8 @@ class Totals:
     @staticmethod
     def overflow() -> Totals: ...
     @staticmethod
-    def from_sums(loss: float, data_loss: float, correct: float, abs_error: float, weight: float, rows: int,
+    def from_sums(loss: float, data_loss: float, correct: float, abs_error: float, sq_error: float, weight: float,
+                  rows: int,
                   batches: int) -> Totals:
         """Finite Totals with these sums (the ranks' sums of a data-parallel pass, added up)."""
     def __iadd__(self, other: Totals) -> Totals: ...

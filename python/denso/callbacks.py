@@ -616,6 +616,8 @@ class CSVLogger(Callback):
         >>> # model.fit(x, y, epochs=10, callbacks=[logger])
     """
 
+    rank_zero_only = True  # a distributed fit writes the file once, from rank 0
+
     def __init__(self, filename, separator: str = ",", append: bool = False):
         super().__init__()
         if not isinstance(filename, (str, os.PathLike)):

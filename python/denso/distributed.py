@@ -93,10 +93,10 @@ class DataParallel:
     def reduce(self, totals: "_core.Totals") -> "_core.Totals":
         """The ranks' sums added up, on every rank. The stop flags agree across ranks already (a
         non-finite loss stops all of them at the same batch; the weights are the same everywhere)."""
-        sums = np.array([totals.loss, totals.data_loss, totals.correct, totals.abs_error, totals.weight,
-                         totals.rows], dtype=np.float64)
+        sums = np.array([totals.loss, totals.data_loss, totals.correct, totals.abs_error, totals.sq_error,
+                         totals.weight, totals.rows], dtype=np.float64)
         self.comm.Allreduce(mpi().IN_PLACE, sums, op=mpi().SUM)
-        reduced = _core.Totals.from_sums(*sums[:5], int(round(sums[5])), totals.batches)
+        reduced = _core.Totals.from_sums(*sums[:6], int(round(sums[6])), totals.batches)
         if not totals.finite:
             reduced += _core.Totals.stopped_at(totals.bad_batch)
         if totals.overflowed:

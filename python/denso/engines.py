@@ -114,7 +114,7 @@ class GraphEngine:
             model.optimizer.lr = float(lrs[b - first])
             model.optimizer.step()
             totals += self._count(output, shard, _own_mean(data_loss, shard, total), penalty)
-        if not np.isfinite(model.flat_parameter.data).all():  # an update overflowed: checked once a call, as the plan
+        if not _core.all_finite(model.flat_parameter.data):  # an update overflowed: checked once a call, as the plan
             totals += _core.Totals.overflow()
         return totals
 
@@ -143,7 +143,7 @@ class GraphEngine:
 
     def _count(self, logits, batch, data_loss: float, penalty: float) -> "_core.Totals":
         if logits is None:  # a shard without rows: one batch, nothing to sum
-            return _core.Totals.from_sums(0.0, 0.0, 0.0, 0.0, 0.0, 0, 1)
+            return _core.Totals.from_sums(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 1)
         kind = self.model.loss.kind(batch.labels is not None)
         return _core.count_batch(kind, np.ascontiguousarray(logits), batch.y, batch.labels, data_loss, penalty,
                                  batch.weights)
