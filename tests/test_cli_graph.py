@@ -111,6 +111,7 @@ REFUSED = [
     ("x ** x", "the exponent of ** must be a number"),
     ("x +", "is not a valid expression"),
     ("x" + "+x" * 600, "at most 1000"),
+    ("(x)", "the variable 'x' alone"),
 ]
 
 

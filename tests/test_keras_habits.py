@@ -88,7 +88,8 @@ def test_evaluate_and_predict_accept_verbose(capsys):
         model.evaluate(x, y, verbose=3)
     with pytest.raises(ValueError, match="`verbose` must be 0, 1, 2 or 'auto', got 'yes'"):
         model.predict(x.tolist(), verbose="yes")
-    model.fit(x, y, epochs=1, verbose="auto")  # fit takes "auto" too
+    history = model.fit(x, y, epochs=1, verbose="auto")  # fit takes "auto" too: a progress line
+    assert len(history.history["loss"]) == 1 and "1/1" in capsys.readouterr().out
 
 
 def test_metrics_as_a_string_and_sparse_categorical_crossentropy():
@@ -199,3 +200,22 @@ def test_from_config_of_an_unbuilt_model_and_bad_configs():
         Sequential.from_config({**model.get_config(), "loss": "mse"})
     with pytest.raises(ValueError, match="unknown layer class"):
         Sequential.from_config({"layers": [{"class": "Conv2D"}]})
+
+
+def test_predict_checks_verbose_on_its_fast_path_too():
+    model = denso.Sequential([denso.Dense(2)], input_dim=3, seed=0)
+    model.compile(loss="mse", optimizer="sgd")
+    x = np.zeros((4, 3), dtype=np.float32)
+    model.predict(x)  # builds the cached plan: the next call may take the fast path
+    with pytest.raises(ValueError, match="verbose"):
+        model.predict(x, verbose="yes")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x))
+
+
+def test_a_loss_config_with_a_bad_value_gets_the_constructors_error():
+    from denso import losses
+    with pytest.raises(ValueError, match="does not take the arguments \\['beta'\\]"):
+        losses.get({"name": "huber", "beta": 2.0})
+    with pytest.raises((TypeError, ValueError), match="delta"):
+        losses.get({"name": "huber", "delta": "2"})
+    assert losses.get({"name": "huber", "delta": 2.0}).delta == 2.0

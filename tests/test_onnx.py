@@ -82,8 +82,12 @@ def test_step_is_greater_than_zero_cast(dtype):
 
 
 def test_every_registry_activation_has_an_onnx_spelling():
+    """Every name denso accepts, aliases included ("silu", "linear"), maps to its canonical entry; the
+    entries' values are checked against formulas in test_activation_table_entry_matches_its_formula."""
+    from denso.functional import get_activation
     for name in ACTIVATIONS:
-        assert callable(denso_onnx.activation_ops(name)), name
+        assert denso_onnx.activation_ops(name) is denso_onnx.ACTIVATION_OPS[get_activation(name).name], name
+    assert set(denso_onnx.ACTIVATION_OPS) == {get_activation(n).name for n in ACTIVATIONS}
     with pytest.raises(ValueError, match="unknown activation"):
         denso_onnx.activation_ops("mish")
 
@@ -202,7 +206,6 @@ REFERENCES = {
     "selu": lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(np.minimum(x, 0))),
     "softplus": lambda x: np.logaddexp(0.0, x),
     "swish": lambda x: x / (1 + np.exp(-x)),
-    "silu": lambda x: x / (1 + np.exp(-x)),
     "leaky_relu": lambda x: np.where(x > 0, x, 0.3 * x),
     "relu": lambda x: np.maximum(x, 0),
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),

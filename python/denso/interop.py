@@ -38,7 +38,7 @@ def _torch_dtype(torch, dtype: np.dtype):
 def _activation_module(nn, name: str, layer: Dense):
     """The torch.nn module computing denso's activation `name` (canonical), or ValueError."""
     modules = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "selu": nn.SELU, "softplus": nn.Softplus,
-               "swish": nn.SiLU, "silu": nn.SiLU, "gelu": nn.GELU,
+               "swish": nn.SiLU, "gelu": nn.GELU,
                "leaky_relu": lambda: nn.LeakyReLU(layer.alpha), "softmax": lambda: nn.Softmax(dim=-1),
                "elu": lambda: nn.ELU(alpha=layer.alpha)}
     if name not in modules:
@@ -98,10 +98,6 @@ def _activation_name(nn, name: str, child):
         found, reason = "softplus", "" if child.beta == 1 else f"beta={child.beta} (denso's softplus has beta 1)"
     if found is None:
         return None
-    if found == "swish" and found not in ACTIVATIONS and "silu" in ACTIVATIONS:
-        found = "silu"  # one name of the two suffices
-    if not reason and found not in ACTIVATIONS:
-        reason = f"this denso version has no {found!r} activation"
     if reason:
         raise ValueError(f"from_torch: module {name!r} ({child!r}) is not supported: {reason}")
     return found, float(getattr(child, "negative_slope", getattr(child, "alpha", 0.01)))

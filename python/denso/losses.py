@@ -11,6 +11,8 @@ activation the last layer then runs is decided here (`Loss.trained_activation`),
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from . import _core
@@ -172,8 +174,9 @@ def get(loss) -> Loss:
         return LOSSES[loss.lower()]()
     if isinstance(loss, dict) and isinstance(loss.get("name"), str) and loss["name"].lower() in LOSSES:
         arguments = {k: v for k, v in loss.items() if k != "name"}
-        try:
-            return LOSSES[loss["name"].lower()](**arguments)
-        except TypeError:
-            raise ValueError(f"loss {loss['name']!r} does not take the arguments {sorted(arguments)}") from None
+        cls = LOSSES[loss["name"].lower()]
+        unknown = sorted(set(arguments) - set(inspect.signature(cls).parameters))
+        if unknown:  # the constructor's own checks (a bad value) raise as they are
+            raise ValueError(f"loss {loss['name']!r} does not take the arguments {unknown}")
+        return cls(**arguments)
     raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(LOSSES)} (or a denso.losses.Loss)")

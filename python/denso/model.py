@@ -226,7 +226,7 @@ class Sequential:
         last line; 0 (the default) prints nothing."""
         verbose = _check_verbose(verbose)
         self.require_compiled("evaluate")
-        self._build_if_declared()
+        self.build_if_declared()
         data = check_samples(self, x, y, sample_weight=sample_weight)
         batch_size = require_positive_int(batch_size, "batch_size")
         if len(data) == 0:
@@ -249,7 +249,7 @@ class Sequential:
         costs a few µs of Python on top of the forward pass.
         """
         plan = self._predict_plan
-        if (plan is not None and plan[0] is self.loss and engine == "auto" and type(x) is np.ndarray
+        if (plan is not None and plan[0] is self.loss and engine == "auto" and verbose == 0 and type(x) is np.ndarray
                 and x.dtype == self.dtype and x.ndim == 2 and x.shape[1] == self.input_dim
                 and x.flags.c_contiguous and type(batch_size) is int and batch_size > 0):
             out = np.empty((x.shape[0], self.output_dim), dtype=self.dtype)
@@ -377,7 +377,7 @@ class Sequential:
         The file is denso's own format, an .npz archive read by denso.load_model: `path` must end in
         .npz or .denso (or have no extension); .h5, .keras and other formats are refused."""
         io.check_model_path(path)
-        self._build_if_declared()
+        self.build_if_declared()
         io.save_model(self, path)
 
     def to_onnx(self, path, opset: int = 17):
@@ -396,13 +396,13 @@ class Sequential:
         torch module's state_dict()); every key must be present, with torch's (out, in) weight layout."""
         torch_layout.load_state_dict(self, state_dict)
 
-    def _build_if_declared(self) -> None:
+    def build_if_declared(self) -> None:
         """Build an unbuilt model whose first layer declares its input width (Keras's input_dim=)."""
         if not self.built and self.declared_input_dim() is not None:
             self.build(self.declared_input_dim())
 
     def _require_built(self, what: str) -> None:
-        self._build_if_declared()
+        self.build_if_declared()
         if not self.built:
             raise ValueError(f"{what}() needs a built model: pass input_dim to Sequential(...) or call build() / fit()")
 

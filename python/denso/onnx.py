@@ -129,8 +129,7 @@ ACTIVATION_OPS = {
     "elu": _elu,
     "selu": _selu,
     "softplus": _softplus,
-    "swish": lambda g, x, alpha: g.node("Mul", [x, g.node("Sigmoid", [x])]),
-    "silu": lambda g, x, alpha: g.node("Mul", [x, g.node("Sigmoid", [x])]),
+    "swish": lambda g, x, alpha: g.node("Mul", [x, g.node("Sigmoid", [x])]),  # also denso's "silu"
 }
 """ONNX spelling of each activation, keyed by its canonical name (denso's `Activation` enum member)."""
 

@@ -93,8 +93,7 @@ class Trainer:
 
     def fit(self, x, y, sample_weight=None) -> History:
         model, o = self.model, self.options
-        if not model.built and model.declared_input_dim() is not None:
-            model.build(model.declared_input_dim())  # Keras's Dense(..., input_dim=): x must match it
+        model.build_if_declared()  # Keras's Dense(..., input_dim=): x must match it
         if not model.built:
             arr = np.asarray(x)
             if arr.ndim != 2:
@@ -228,7 +227,7 @@ class Trainer:
         """Keep the last finite weights and stop: TerminateOnNaN callbacks end the fit quietly (Keras's
         semantics), otherwise TrainingDiverged says what happened."""
         model, restored = self.model, ""
-        if totals.overflowed or not np.isfinite(model.flat_parameter.data).all():
+        if totals.overflowed or not _core.all_finite(model.flat_parameter.data):
             for saved, live in zip(snapshot, buffers):
                 np.copyto(live, saved)
             model.steps_trained = model.steps_trained - totals.batches

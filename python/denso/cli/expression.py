@@ -71,6 +71,9 @@ def build(text: str, values: dict) -> tuple:
         out = _Builder(variables, text.strip()).visit(tree.body)
     except RecursionError:
         raise UsageError("EXPR is nested too deeply") from None
+    if any(out is v for v in variables.values()):
+        raise UsageError(f"EXPR is the variable {out.name!r} alone: there is nothing to differentiate through; "
+                         "write an expression of it, e.g. \"2*x\" or \"x**2\"")
     out.name = "J"
     return out, variables
 
