@@ -403,6 +403,18 @@ def test_native_bench(denso_bench_exe, bench):
     positive_numbers(rows)
 
 
+def test_native_bench_loads_the_preferred_kernel(denso_bench_exe):
+    """denso-bench re-executes itself with the OpenBLAS kernel set that `import denso` would load."""
+    expected = denso._core.preferred_openblas_coretype()
+    if expected is None or not denso._core.blas_info().startswith("OpenBLAS"):
+        pytest.skip("this CPU (or an Eigen-only build) keeps OpenBLAS's own kernel choice")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    done = subprocess.run([str(denso_bench_exe), "--quick", "--floor-only", "--threads", "1"], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "BLAS OpenBLAS" in done.stdout and f"({expected}) ·" in done.stdout
+
+
 def test_native_bench_rejects_bad_arguments(denso_bench_exe):
     done = subprocess.run([str(denso_bench_exe), "--batch", "0"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "--batch expects positive integers" in done.stderr

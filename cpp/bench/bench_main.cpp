@@ -16,6 +16,8 @@
 #include <random>
 #include <string>
 #include <vector>
+#include <unistd.h>
+#include "denso/blas_kernel.hpp"
 #include "denso/plan.hpp"
 #include "denso/rng.hpp"
 #include "denso/threads.hpp"
@@ -586,8 +588,8 @@ void print_batch1_floor(const Options& o, const Data& data) {
   }
   std::printf("### Batch-1 floor (Adam step at batch 1 against one fused read-modify-write pass over θ, m, v)\n\n");
   print_table({"threads", "step µs", "RMW pass µs", "Adam pass µs", "step / RMW pass"}, rows);
-  std::printf("The Adam pass (θ, m, v and a materialised gradient) is bound by its square roots and divisions, "
-              "not memory; the step computes the rank-1 gradient inside that pass.\n\n");
+  std::printf("The Adam pass reads θ, m, v and a materialised gradient and writes θ, m, v, with one square root "
+              "and one division per value; the step computes the rank-1 gradient inside that pass instead.\n\n");
   std::fflush(stdout);
 }
 
@@ -718,9 +720,21 @@ void print_engine_crossover(const Options& o) {
   print_table({"rows", "product", "Eigen", "OpenBLAS", "denso uses"}, crossover);
 }
 
+// OpenBLAS chose its kernels when it loaded, before main: run again with the kernel set denso prefers
+// on this CPU (blas_kernel.hpp), unless OPENBLAS_CORETYPE is set already. execv returns only if it
+// failed, and then the run goes on with OpenBLAS's own choice.
+void reexec_with_preferred_kernel(char** argv) {
+  const char* kernel = denso::preferred_openblas_coretype();
+  if (!kernel || std::getenv("OPENBLAS_CORETYPE")) return;
+  setenv("OPENBLAS_CORETYPE", kernel, 1);
+  execv("/proc/self/exe", argv);
+  unsetenv("OPENBLAS_CORETYPE");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  reexec_with_preferred_kernel(argv);
   const Options o = parse_options(argc, argv);
   const Net proto(o.layers);
   const double flop_per_sample = gemm_flop_per_sample(o);

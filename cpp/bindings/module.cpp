@@ -1,6 +1,7 @@
 // The extension module denso._core: one registration call per area.
 #include <pybind11/pybind11.h>
 #include <Eigen/Core>
+#include "denso/blas_kernel.hpp"
 #include "denso/gemm.hpp"
 
 namespace py = pybind11;
@@ -27,6 +28,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("parallel_regions", [] { return denso::ThreadPool::instance().regions(); },
         "Regions the thread pool has handed to its team so far (those run inline on one thread not counted).");
   m.def("blas_info", &denso::blas_info, "The BLAS under the large products and the CPU kernel it chose.");
+  m.def("preferred_openblas_coretype", []() -> py::object {
+    const char* kernel = denso::preferred_openblas_coretype();
+    return kernel ? py::object(py::str(kernel)) : py::object(py::none());
+  }, "The OpenBLAS kernel set denso prefers on this CPU (None: OpenBLAS's own choice); see denso._blas_kernel.");
   m.def("gemm_engine", [](bool trans_a, bool trans_b, denso::Index m, denso::Index n, denso::Index k) {
     return std::string(denso::detail::uses_blas(trans_a, trans_b, m, n, k) ? "openblas" : "eigen");
   }, py::arg("trans_a"), py::arg("trans_b"), py::arg("m"), py::arg("n"), py::arg("k"),

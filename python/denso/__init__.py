@@ -3,7 +3,10 @@
 The graph API: Tensor, no_grad, the ops in `denso.functional` (re-exported here), gradcheck.
 The kernels are C++ (Eigen, OpenBLAS, a thread pool of its own) under `denso._core`.
 """
-from . import _core
+from ._blas_kernel import preferred_kernel
+
+with preferred_kernel():  # OpenBLAS picks its kernels when _core loads it
+    from . import _core
 from .threads import get_num_threads, set_num_threads
 from .autograd import Tensor, is_grad_enabled, no_grad
 from .ops import exp, log, matmul  # importing ops and functional attaches Tensor's operators and methods
