@@ -23,7 +23,7 @@ inline int get_num_threads() { return thread_count().load(); }
 
 // The most threads set_num_threads accepts: far beyond any CPU, small enough that a typo (a
 // million) is an error rather than an attempt to start a million threads.
-constexpr int kMaxThreads = 1024;
+constexpr int kMaxThreads = kMaxTeam;
 
 // Use n threads from now on, starting the pool's workers at once so that a system refusing threads
 // is reported here. Returns the threads in use: n, or fewer when the system refused the rest.
