@@ -86,22 +86,43 @@ def test_fused_small_batch_update_equals_graph_path(loss, layers, optimizer, dty
                                        lambda: denso.optim.AdamW(lr=1e-3, amsgrad=True),
                                        lambda: denso.optim.SGD(lr=1e-2, momentum=0.9),
                                        lambda: denso.optim.RMSprop(lr=1e-3, momentum=0.5)])
-def test_fused_small_batch_update_split_over_threads(optimizer, threads, restore_threads):
-    """A network big enough (> 32k parameters) for the fused pass to be split in contiguous halves,
-    the split falling inside a weight matrix: float64 plan == graph to 1e-12 at every thread count."""
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_fused_small_batch_update_split_over_threads(optimizer, threads, batch_size, restore_threads):
+    """A network big enough for the fused step to be split by weight rows at 2 threads: the update of
+    every layer, the forward X·W of the two 38k/41k-value matrices (summed partial products) and the
+    input gradient G·Wᵀ of the second (row_shares.hpp), with dropout between them. float64 plan == graph
+    to 1e-12 at every thread count (9 samples: the last batch of an epoch is smaller)."""
     denso.set_num_threads(threads)
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((9, 150)), rng.integers(0, 4, 9)
     models = []
     for engine in ("plan", "graph"):
-        model = Sequential([Dense(160, activation="tanh", l2=1e-3), Dense(64, activation="relu", l1=1e-4),
-                            Dense(4)], input_dim=150, seed=2, dtype="float64")
+        model = Sequential([Dense(256, activation="tanh", l2=1e-3), Dropout(0.2),
+                            Dense(160, activation="relu", l1=1e-4), Dense(4)], input_dim=150, seed=2, dtype="float64")
         model.compile(optimizer(), "categorical_crossentropy")
-        assert model.count_params() > 2**15  # the size from which passes run on 2 threads
-        model.fit(x, y, epochs=2, batch_size=2, verbose=0, seed=1, engine=engine)
+        assert 150 * 256 >= 2**15 and 256 * 160 >= 2**15  # the size from which a matrix's products are split
+        model.fit(x, y, epochs=2, batch_size=batch_size, verbose=0, seed=1, engine=engine)
         models.append(model)
     for wp, wg in zip(models[0].get_weights(), models[1].get_weights()):
         np.testing.assert_allclose(wp, wg, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_fused_small_batch_step_runs_on_the_team(batch_size, restore_threads):
+    """At 2 threads each 1-2-row step of a big network hands four regions to the team (the two split
+    forward products, the split input gradient, the update); at 1 thread none."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 150)), rng.integers(0, 4, 6)
+    counts = {}
+    for threads in (1, 2):
+        denso.set_num_threads(threads)
+        model = Sequential([Dense(256, activation="relu"), Dense(160, activation="relu"), Dense(4)], input_dim=150,
+                           seed=0)
+        model.compile("adam", "categorical_crossentropy")
+        before = denso._core.parallel_regions()
+        model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)
+        counts[threads] = denso._core.parallel_regions() - before
+    assert counts == {1: 0, 2: 4 * (6 // batch_size)}
 
 
 def test_same_seed_gives_bit_identical_weights_and_other_seeds_differ():

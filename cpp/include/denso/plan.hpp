@@ -13,6 +13,7 @@
 #include "denso/losses.hpp"
 #include "denso/optimizers.hpp"
 #include "denso/regularizers.hpp"
+#include "denso/row_shares.hpp"
 #include "denso/shard.hpp"
 #include "denso/totals.hpp"
 
@@ -125,8 +126,10 @@ class Plan {
       const Shard shard = shard_of(data, order + start, std::min(batch_size, data.n - start));
       // At 1-2 rows dW is a rank-1/2 product: the update computes it on the fly (see fused_update).
       const bool fused = shard.rows <= kRankUpdateRows && !hook && !sharded_;
+      const RowShares shares = fused ? row_shares_for(n_params_) : RowShares{};
       double data_loss = 0.0, penalty = 0.0;
-      batch_gradient(data, order + start, shard, fused, static_cast<std::uint64_t>(*step + 1), data_loss, penalty);
+      batch_gradient(data, order + start, shard, fused, shares, static_cast<std::uint64_t>(*step + 1), data_loss,
+                     penalty);
       const bool finite = std::isfinite(data_loss + penalty);
       if (!finite && !sharded_) return stopped(totals, b);  // before the update: weights stay finite
       ++*step;
@@ -146,7 +149,7 @@ class Plan {
       OptimizerConfig c = opt_;
       c.lr = lrs[b - first];
       if (fused)
-        fused_update(shard.rows, c, *step);
+        fused_update(shard.rows, c, *step, shares);
       else
         optimizer_update<T>(c, *step, n_params_, params_, grads_, slots_.data());
       count(totals, shard.rows, own_mean(data_loss, shard), penalty);
@@ -234,6 +237,7 @@ class Plan {
   std::vector<Matrix<T>> out_, grad_, pre_, transformed_;
   std::vector<std::vector<Matrix<T>>> masks_;
   std::vector<const T*> inputs_;  // what each layer's forward read: needed for dW = Xᵀ·G
+  Matrix<T> partials_;  // the per-chunk partial products of a row-split forward (sized on first use)
 
   CMapMat<T> weight(const DenseSpec& s) const { return CMapMat<T>(params_ + s.weight_offset, s.in, s.out); }
   const T* bias(const DenseSpec& s) const { return s.use_bias ? params_ + s.bias_offset : nullptr; }
@@ -254,17 +258,18 @@ class Plan {
   // The gradient of the shard's rows (unless `fused`: the update forms it) in grads_, with the
   // batch's data loss (this shard's part of it) and penalty. A shard without rows contributes a zero
   // gradient, so its rank still joins the hook's allreduce; only rank 0 adds the penalty gradient.
+  // `shares`: how the fused step splits its products with W (see row_shares.hpp).
   void batch_gradient(const SampleSet<T>& data, const std::int64_t* batch, const Shard& shard, bool fused,
-                      std::uint64_t step, double& data_loss, double& penalty) {
+                      RowShares shares, std::uint64_t step, double& data_loss, double& penalty) {
     const Index rows = shard.rows;
     if (rows == 0) {
       std::fill(grads_, grads_ + n_params_, T(0));
       weighted_ = data.weights != nullptr;
     } else {
       gather(data, batch + shard.offset, rows);
-      forward(input_.topRows(rows), true, step, shard.offset);
+      forward(input_.topRows(rows), true, step, shard.offset, shares);
       data_loss = loss_and_grad(rows, true, shard.total);
-      backward(rows, !fused);
+      backward(rows, !fused, shares);
     }
     penalty_factor_ = batch_penalty_factor(rows, shard.total);
     penalty = !fused && rank_ == 0 ? penalty_and_grad() : penalty_value();  // after backward's dW
@@ -301,7 +306,8 @@ class Plan {
   const T* row_weights() const { return weighted_ ? weights_.data() : nullptr; }
 
   // `row_offset`: x's first row is row row_offset of its batch (it keys the dropout/noise numbers).
-  void forward(CMatRef<T> x, bool training, std::uint64_t step, Index row_offset = 0) {
+  // `shares`: split the products with the bigger weight matrices by their rows (the fused step).
+  void forward(CMatRef<T> x, bool training, std::uint64_t step, Index row_offset = 0, RowShares shares = {}) {
     const Index rows = x.rows();
     for (Index l = 0; l < Index(layers_.size()); ++l) {
       const DenseSpec& s = layers_[l];
@@ -314,9 +320,20 @@ class Plan {
       } else {
         inputs_[l] = in.data();
       }
-      dense_forward<T>(CMapMat<T>(inputs_[l], rows, s.in), weight(s), bias(s), s.activation, T(s.alpha),
-                       out_[l].topRows(rows), false, pre(l));
+      const CMapMat<T> input(inputs_[l], rows, s.in);
+      if (split_by_rows(s, shares)) {
+        matmul_by_row_shares<T>(input, weight(s), out_[l].topRows(rows), shares, partials_);
+        bias_activate<T>(out_[l].topRows(rows), bias(s), s.activation, T(s.alpha), pre(l));
+      } else {
+        dense_forward<T>(input, weight(s), bias(s), s.activation, T(s.alpha), out_[l].topRows(rows), false, pre(l));
+      }
     }
+  }
+
+  // Whether the fused step splits this layer's products by W's rows: only for weight matrices big
+  // enough that a flat pass over them would go parallel (a smaller one costs less than a hand-off).
+  static bool split_by_rows(const DenseSpec& s, RowShares shares) {
+    return shares.chunks > 1 && s.in * s.out >= kParallelMinElements;
   }
 
   // Layer l's pre-activation rows (batch-major, out wide), or null when its activation does not need them.
@@ -368,7 +385,7 @@ class Plan {
   }
 
   // G_l = dL/dZ_l is ready; dW_l, db_l (with `params`), then G_{l−1} = (G_l·W_lᵀ ⊙ masks) ⊙ g'_{l−1}.
-  void backward(Index rows, bool params) {
+  void backward(Index rows, bool params, RowShares shares = {}) {
     for (Index l = Index(layers_.size()) - 1; l >= 0; --l) {
       const DenseSpec& s = layers_[l];
       CMatRef<T> g = grad_[l].topRows(rows);
@@ -378,7 +395,10 @@ class Plan {
                                  s.use_bias ? grads_ + s.bias_offset : nullptr, false);
       if (l == 0) break;  // the first layer's input needs no gradient
       auto prev = grad_[l - 1].topRows(rows);
-      dense_backward_input<T>(g, weight(s), prev, false);
+      if (split_by_rows(s, shares))
+        matmul_nt_by_row_shares<T>(g, weight(s), prev, shares);
+      else
+        dense_backward_input<T>(g, weight(s), prev, false);
       for (const auto& m : masks_[l]) prev.array() *= m.topRows(rows).array();
       activation_grad(l - 1, prev);
     }
@@ -413,14 +433,15 @@ class Plan {
 
   // The optimizer update of a 1-2-row batch with the gradient computed as it is consumed:
   // dW_l[i, :] = Σ_r X_l[r, i]·G_l[r, :] (+ the l1/l2 terms), db_l = Σ_r G_l[r, :]. One pass over
-  // parameters and optimizer state, split in contiguous halves (each thread keeps its half in its
-  // own cache from step to step); the gradient buffer is not written.
-  void fused_update(Index rows, const OptimizerConfig& c, long step) {
+  // parameters and optimizer state, chunk c of `shares` taking rows [in·c/nc, in·(c+1)/nc) of every
+  // layer (row_shares.hpp: each thread keeps its rows in its own cache from step to step, and reads
+  // them in the step's products); the gradient buffer is not written.
+  void fused_update(Index rows, const OptimizerConfig& c, long step, RowShares shares) {
     with_updater<T>(c, step, params_, slots_.data(), [&](const auto& upd) {
-      parallel_for(n_params_, [&](Index begin, Index end) {
+      run_team(shares.threads, shares.chunks, [&](Index chunk, Index chunks) {
         for (Index l = 0; l < Index(layers_.size()); ++l) {
-          if (rows == 1) fused_layer<1>(upd, l, begin, end);
-          else fused_layer<2>(upd, l, begin, end);
+          if (rows == 1) fused_layer<1>(upd, l, chunk, chunks);
+          else fused_layer<2>(upd, l, chunk, chunks);
         }
       });
     });
@@ -448,31 +469,24 @@ class Plan {
     }
   };
 
-  // The part of layer l's weights and bias inside the flat range [begin, end).
+  // Chunk c of nc of layer l: its weight rows [in·c/nc, in·(c+1)/nc) and bias entries [out·c/nc, out·(c+1)/nc).
   template <int Rows, class Updater>
-  void fused_layer(const Updater& upd, Index l, Index begin, Index end) const {
+  void fused_layer(const Updater& upd, Index l, Index c, Index nc) const {
     const DenseSpec& s = layers_[l];
     const T* x = inputs_[l];
     const T* g = grad_[l].data();  // rows of G_l, s.out apart
-    const Index w0 = s.weight_offset, w1 = w0 + s.in * s.out;
     const bool penalty = s.l1 != 0.0 || s.l2 != 0.0;
-    for (Index lo = std::max(begin, w0), hi = std::min(end, w1); lo < hi;) {
-      const Index i = (lo - w0) / s.out, row_start = w0 + i * s.out;
-      const Index c0 = lo - row_start, c1 = std::min(hi - row_start, s.out);
+    const T c1 = T(penalty_factor_ * s.l1), c2 = T(2 * penalty_factor_ * s.l2);
+    for (Index i = row_share(s.in, c, nc), end = row_share(s.in, c + 1, nc); i < end; ++i) {
+      const Index row_start = s.weight_offset + i * s.out;
       const T x0 = x[i], x1 = Rows == 2 ? x[s.in + i] : T(0);
-      const T* g0 = g + c0;
-      const T* g1 = g + s.out + c0;
       if (penalty)
-        upd(lo, c1 - c0,
-            RankGrad<Rows, true>{x0, x1, g0, g1, T(penalty_factor_ * s.l1), T(2 * penalty_factor_ * s.l2)});
+        upd(row_start, s.out, RankGrad<Rows, true>{x0, x1, g, g + s.out, c1, c2});
       else
-        upd(lo, c1 - c0, RankGrad<Rows, false>{x0, x1, g0, g1, T(0), T(0)});
-      lo = row_start + c1;
+        upd(row_start, s.out, RankGrad<Rows, false>{x0, x1, g, g + s.out, T(0), T(0)});
     }
-    if (!s.use_bias) return;
-    const Index b0 = s.bias_offset;
-    const Index lo = std::max(begin, b0), hi = std::min(end, b0 + s.out);
-    if (lo < hi) upd(lo, hi - lo, BiasGrad<Rows>{g + (lo - b0), g + s.out + (lo - b0)});
+    const Index j0 = row_share(s.out, c, nc), j1 = row_share(s.out, c + 1, nc);
+    if (s.use_bias && j1 > j0) upd(s.bias_offset + j0, j1 - j0, BiasGrad<Rows>{g + j0, g + s.out + j0});
   }
 
   void count(Totals& t, Index rows, double data_loss, double penalty) const {
