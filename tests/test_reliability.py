@@ -336,3 +336,19 @@ def test_native_all_finite_agrees_with_numpy(dtype):
         _core.all_finite(np.zeros((4, 4), dtype)[:, ::2])
     with pytest.raises(TypeError, match="float32 or float64"):
         _core.all_finite(np.zeros(4, np.int64))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_native_all_finite_splits_big_arrays_over_threads(threads, restore_threads):
+    """From 2**20 values the scan runs on every thread: a NaN or inf in any thread's part, at its first
+    or last value, is found; a finite array passes."""
+    from denso import _core
+    denso.set_num_threads(threads)
+    n = (1 << 20) + 123
+    x = np.zeros(n, np.float32)
+    assert _core.all_finite(x)
+    for where in (0, n // 2 - 1, n // 2, n // 2 + 1, n - 1):
+        for bad in (np.nan, -np.inf):
+            x[where] = bad
+            assert not _core.all_finite(x), (where, bad)
+            x[where] = 0
