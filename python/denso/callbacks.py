@@ -206,6 +206,18 @@ def _monitor_op(monitor: str, mode: str):
     return np.greater if mode == "max" else np.less
 
 
+def _beats(monitor_op, min_delta: float, value: float, reference: float) -> bool:
+    """Whether `value` beats `reference` by more than `min_delta` in monitor_op's direction (the
+    improvement test EarlyStopping and ReduceLROnPlateau share)."""
+    delta = -min_delta if monitor_op is np.less else min_delta
+    return bool(monitor_op(value - delta, reference))
+
+
+def _worst(monitor_op) -> float:
+    """The starting 'best' value: any first value improves on it."""
+    return math.inf if monitor_op is np.less else -math.inf
+
+
 def _monitor_value(logs, monitor: str, owner: str) -> float:
     """logs[monitor] as a float, or a ValueError listing the keys that are there."""
     logs = logs or {}
@@ -270,16 +282,14 @@ class EarlyStopping(Callback):
         """Reset the state, so the callback can be reused across fits."""
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = math.inf if self.monitor_op is np.less else -math.inf
+        self.best = _worst(self.monitor_op)
         self.best_epoch = 0
         self.best_weights = None
         self._last_epoch = None
         self._restored = False
 
     def _is_improvement(self, value: float, reference: float) -> bool:
-        """Whether `value` beats `reference` by more than min_delta in the monitored direction."""
-        delta = -self.min_delta if self.monitor_op is np.less else self.min_delta
-        return bool(self.monitor_op(value - delta, reference))
+        return _beats(self.monitor_op, self.min_delta, value, reference)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         """Update best/wait from logs[monitor]; stop (and maybe restore) after `patience` bad epochs."""
@@ -361,7 +371,7 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, logs=None) -> None:
         """Reset the best value."""
-        self.best = math.inf if self.monitor_op is np.less else -math.inf
+        self.best = _worst(self.monitor_op)
         self.last_path = None
 
     def format_path(self, epoch: int, logs=None) -> str:
@@ -573,13 +583,12 @@ class ReduceLROnPlateau(Callback):
 
     def on_train_begin(self, logs=None) -> None:
         """Reset best, wait and cooldown, so the callback can be reused across fits."""
-        self.best = math.inf if self.monitor_op is np.less else -math.inf
+        self.best = _worst(self.monitor_op)
         self.wait = 0
         self.cooldown_counter = 0
 
     def _improves(self, current: float) -> bool:
-        delta = -self.min_delta if self.monitor_op is np.less else self.min_delta
-        return bool(self.monitor_op(current - delta, self.best))
+        return _beats(self.monitor_op, self.min_delta, current, self.best)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         """Record logs["lr"]; count an epoch without improvement, and reduce the rate after `patience`."""

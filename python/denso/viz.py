@@ -78,6 +78,15 @@ def to_dot(tensor: Tensor, values: bool = True, grads: bool = True, rankdir: str
     return "\n".join(lines) + "\n"
 
 
+def output_format(path: str, name: str) -> str:
+    """The format draw() writes for `path` (its suffix, lower case), or ValueError naming `name`."""
+    fmt = os.path.splitext(path)[1].lstrip(".").lower()
+    if fmt not in TEXT_FORMATS + IMAGE_FORMATS:
+        raise ValueError(f"{name} must end in one of {', '.join('.' + f for f in IMAGE_FORMATS + TEXT_FORMATS)}, "
+                         f"got {path!r}")
+    return fmt
+
+
 def draw(tensor: Tensor, path, values: bool = True, grads: bool = True, rankdir: str = "LR") -> str:
     """Write the drawing of `tensor`'s graph (see to_dot) to `path`; returns the path.
 
@@ -86,10 +95,7 @@ def draw(tensor: Tensor, path, values: bool = True, grads: bool = True, rankdir:
     FileNotFoundError says what to install), .dot or .gv write the DOT text itself.
     """
     path = os.fspath(path)
-    fmt = os.path.splitext(path)[1].lstrip(".").lower()
-    if fmt not in TEXT_FORMATS + IMAGE_FORMATS:
-        raise ValueError(f"`path` must end in one of {', '.join('.' + f for f in IMAGE_FORMATS + TEXT_FORMATS)}, "
-                         f"got {path!r}")
+    fmt = output_format(path, "`path`")
     text = to_dot(tensor, values, grads, rankdir)
     if fmt in TEXT_FORMATS:
         with open(path, "w", encoding="utf-8") as f:

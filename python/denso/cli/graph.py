@@ -1,8 +1,6 @@
 """`denso graph EXPR --values a=3,b=1 --out graph.svg`: a scalar expression's graph, values and gradients."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .. import viz
@@ -13,10 +11,10 @@ from .output import check_output_path, say
 
 def cmd_graph(args) -> int:
     """Build EXPR at --values, run backward, print J and every ∂J/∂variable, draw the graph to --out."""
-    fmt = os.path.splitext(args.out)[1].lstrip(".").lower()
-    if fmt not in viz.IMAGE_FORMATS + viz.TEXT_FORMATS:
-        raise UsageError(f"--out {args.out!r} must end in one of "
-                         f"{', '.join('.' + f for f in viz.IMAGE_FORMATS + viz.TEXT_FORMATS)}")
+    try:
+        viz.output_format(args.out, "--out")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     check_output_path(args.out, "--out")
     with np.errstate(all="ignore"):  # log(0), 1/0: the values show inf or nan, no numpy warnings
         J, variables = build(args.expression, args.values or {})
