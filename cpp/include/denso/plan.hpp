@@ -127,10 +127,9 @@ class Plan {
       // At 1-2 rows dW is a rank-1/2 product: the update computes it on the fly (see fused_update).
       const bool fused = shard.rows <= kRankUpdateRows && !hook && !sharded_;
       const RowShares shares = fused ? row_shares_for(n_params_) : RowShares{};
-      double data_loss = 0.0, penalty = 0.0;
-      batch_gradient(data, order + start, shard, fused, shares, static_cast<std::uint64_t>(*step + 1), data_loss,
-                     penalty);
-      const bool finite = std::isfinite(data_loss + penalty);
+      const BatchLoss loss =
+          batch_gradient(data, order + start, shard, fused, shares, static_cast<std::uint64_t>(*step + 1));
+      const bool finite = std::isfinite(loss.data + loss.penalty);
       if (!finite && !sharded_) return stopped(totals, b);  // before the update: weights stay finite
       ++*step;
       if (!finite) grads_[0] = std::numeric_limits<T>::quiet_NaN();  // tells the other ranks (see set_shard)
@@ -149,10 +148,10 @@ class Plan {
       OptimizerConfig c = opt_;
       c.lr = lrs[b - first];
       if (fused)
-        fused_update(shard.rows, c, *step, shares);
+        fused_update(shard.rows, c, *step, shares, loss.penalty_factor);
       else
         optimizer_update<T>(c, *step, n_params_, params_, grads_, slots_.data());
-      count(totals, shard.rows, own_mean(data_loss, shard), penalty);
+      count(totals, shard.rows, own_mean(loss.data, shard), loss.penalty);
     }
     // A finite loss does not make finite weights: Adam with eps = 0 on a dead input, or a huge lr,
     // can overflow the update itself. One read of the parameters per call tells.
@@ -168,8 +167,7 @@ class Plan {
       const Index in = layers_.front().in;
       forward(CMapMat<T>(data.X + start * in, rows, in), false, 0);
       copy_targets(data, start, rows);
-      penalty_factor_ = batch_penalty_factor(rows, kOwnTotal);
-      const double penalty = penalty_value();
+      const double penalty = penalty_value(batch_penalty_factor(rows, kOwnTotal));
       count(totals, rows, loss_and_grad(rows, false), penalty);
     }
     return totals;
@@ -226,7 +224,6 @@ class Plan {
   bool penalty_per_sample_ = false;
   Index rank_ = 0, ranks_ = 1;  // the shard of every batch this plan trains (set_shard)
   bool sharded_ = false;
-  double penalty_factor_ = 1.0;  // the current batch's (see batch_penalty_factor)
   // Workspace, allocated once: gathered batch, per-layer outputs A, gradients G = dL/dZ, the
   // pre-activations Z of the layers whose activation needs them (empty for the others),
   // transformed inputs and dropout masks.
@@ -255,12 +252,19 @@ class Plan {
     return batch_shard<T>(data.weights, batch, batch_rows, rank_, ranks_);
   }
 
+  // A batch's data loss (this shard's part of it) and l1/l2 penalty.
+  struct BatchLoss {
+    double data = 0.0, penalty = 0.0;
+    double penalty_factor = 1.0;  // what the batch's l1/l2 terms are multiplied by (batch_penalty_factor)
+  };
+
   // The gradient of the shard's rows (unless `fused`: the update forms it) in grads_, with the
   // batch's data loss (this shard's part of it) and penalty. A shard without rows contributes a zero
   // gradient, so its rank still joins the hook's allreduce; only rank 0 adds the penalty gradient.
   // `shares`: how the fused step splits its products with W (see row_shares.hpp).
-  void batch_gradient(const SampleSet<T>& data, const std::int64_t* batch, const Shard& shard, bool fused,
-                      RowShares shares, std::uint64_t step, double& data_loss, double& penalty) {
+  BatchLoss batch_gradient(const SampleSet<T>& data, const std::int64_t* batch, const Shard& shard, bool fused,
+                           RowShares shares, std::uint64_t step) {
+    BatchLoss loss;
     const Index rows = shard.rows;
     if (rows == 0) {
       std::fill(grads_, grads_ + n_params_, T(0));
@@ -268,11 +272,13 @@ class Plan {
     } else {
       gather(data, batch + shard.offset, rows);
       forward(input_.topRows(rows), true, step, shard.offset, shares);
-      data_loss = loss_and_grad(rows, true, shard.total);
+      loss.data = loss_and_grad(rows, true, shard.total);
       backward(rows, !fused, shares);
     }
-    penalty_factor_ = batch_penalty_factor(rows, shard.total);
-    penalty = !fused && rank_ == 0 ? penalty_and_grad() : penalty_value();  // after backward's dW
+    loss.penalty_factor = batch_penalty_factor(rows, shard.total);
+    const double f = loss.penalty_factor;
+    loss.penalty = !fused && rank_ == 0 ? penalty_and_grad(f) : penalty_value(f);  // after backward's dW
+    return loss;
   }
 
   // The shard's data loss as a mean over its own rows (what count_batch weighs by them), from its
@@ -412,9 +418,9 @@ class Plan {
     return total > 0.0 ? 1.0 / total : 0.0;
   }
 
-  double penalty_and_grad() {
+  // The batch's l1/l2 penalty, its terms multiplied by f, with its gradient added to grads_.
+  double penalty_and_grad(double f) {
     double total = 0.0;
-    const double f = penalty_factor_;
     for (const auto& s : layers_)
       total += add_weight_penalty<T>(params_ + s.weight_offset, grads_ + s.weight_offset, s.in * s.out, f * s.l1,
                                      f * s.l2);
@@ -423,9 +429,8 @@ class Plan {
 
   // The penalty without its gradient, summed as penalty_and_grad sums it (evaluation and the fused
   // small-batch step, which adds its gradient on the fly).
-  double penalty_value() const {
+  double penalty_value(double f) const {
     double total = 0.0;
-    const double f = penalty_factor_;
     for (const auto& s : layers_)
       total += weight_penalty<T>(params_ + s.weight_offset, s.in * s.out, f * s.l1, f * s.l2);
     return total;
@@ -436,12 +441,12 @@ class Plan {
   // parameters and optimizer state, chunk c of `shares` taking rows [in·c/nc, in·(c+1)/nc) of every
   // layer (row_shares.hpp: each thread keeps its rows in its own cache from step to step, and reads
   // them in the step's products); the gradient buffer is not written.
-  void fused_update(Index rows, const OptimizerConfig& c, long step, RowShares shares) {
+  void fused_update(Index rows, const OptimizerConfig& c, long step, RowShares shares, double penalty_factor) {
     with_updater<T>(c, step, params_, slots_.data(), [&](const auto& upd) {
       run_team(shares.threads, shares.chunks, [&](Index chunk, Index chunks) {
         for (Index l = 0; l < Index(layers_.size()); ++l) {
-          if (rows == 1) fused_layer<1>(upd, l, chunk, chunks);
-          else fused_layer<2>(upd, l, chunk, chunks);
+          if (rows == 1) fused_layer<1>(upd, l, chunk, chunks, penalty_factor);
+          else fused_layer<2>(upd, l, chunk, chunks, penalty_factor);
         }
       });
     });
@@ -471,12 +476,12 @@ class Plan {
 
   // Chunk c of nc of layer l: its weight rows [in·c/nc, in·(c+1)/nc) and bias entries [out·c/nc, out·(c+1)/nc).
   template <int Rows, class Updater>
-  void fused_layer(const Updater& upd, Index l, Index c, Index nc) const {
+  void fused_layer(const Updater& upd, Index l, Index c, Index nc, double penalty_factor) const {
     const DenseSpec& s = layers_[l];
     const T* x = inputs_[l];
     const T* g = grad_[l].data();  // rows of G_l, s.out apart
     const bool penalty = s.l1 != 0.0 || s.l2 != 0.0;
-    const T c1 = T(penalty_factor_ * s.l1), c2 = T(2 * penalty_factor_ * s.l2);
+    const T c1 = T(penalty_factor * s.l1), c2 = T(2 * penalty_factor * s.l2);
     for (Index i = row_share(s.in, c, nc), end = row_share(s.in, c + 1, nc); i < end; ++i) {
       const Index row_start = s.weight_offset + i * s.out;
       const T x0 = x[i], x1 = Rows == 2 ? x[s.in + i] : T(0);
