@@ -73,22 +73,28 @@ def plot_history(history, path=None, metrics=None, title=None, log_loss: bool = 
     epochs = list(getattr(history, "epoch", None) or range(max(len(v) for v in record.values())))
     fig = Figure(figsize=(4.5 * len(panels), 3.6), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (name, train, val) in zip(axes, panels):
-        for values, label, style in ((train, "train", "-"), (val, "validation", "--")):
-            if values:
-                ax.plot([e + 1 for e in epochs[:len(values)]], values, style, marker="o", markersize=3, label=label)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
-        ax.set_title(name)
-        if (log_loss and name == "loss") or (name == "lr" and min(train or [0]) > 0):
-            ax.set_yscale("log")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
+    for ax, panel in zip(axes, panels):
+        _draw_history_panel(ax, panel, epochs, log_loss)
     if title:
         fig.suptitle(title)
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def _draw_history_panel(ax, panel, epochs, log_loss: bool) -> None:
+    """One metric's train and validation curves; the loss (when asked) and the lr on a log axis."""
+    name, train, val = panel
+    for values, label, style in ((train, "train", "-"), (val, "validation", "--")):
+        if values:
+            ax.plot([e + 1 for e in epochs[:len(values)]], values, style, marker="o", markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(name)
+    ax.set_title(name)
+    if (log_loss and name == "loss") or (name == "lr" and min(train or [0]) > 0):
+        ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
 
 
 def save_figure(fig, path, dpi: int = 110) -> None:
