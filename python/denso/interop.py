@@ -16,8 +16,24 @@ from .model import Sequential
 from .nn import Dense, Dropout
 from .torch_layout import linear_indices, torch_modules
 
-SUPPORTED_MODULES = ("Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Dropout", "Identity",
-                     "GELU", "ELU", "SELU", "Softplus", "SiLU")
+# denso activation → (torch.nn module name, the Dense attribute passed as its argument, fixed arguments):
+# the one table both directions read.
+_TORCH_ACTIVATIONS = {
+    "relu": ("ReLU", None, {}), "sigmoid": ("Sigmoid", None, {}), "tanh": ("Tanh", None, {}),
+    "selu": ("SELU", None, {}), "softplus": ("Softplus", None, {}), "swish": ("SiLU", None, {}),
+    "gelu": ("GELU", None, {}), "softmax": ("Softmax", None, {"dim": -1}),
+    "leaky_relu": ("LeakyReLU", "negative_slope", {}), "elu": ("ELU", "alpha", {}),
+}
+_DENSO_ACTIVATION = {module: name for name, (module, _, _) in _TORCH_ACTIVATIONS.items()}
+SUPPORTED_MODULES = ("Linear", "Dropout", "Identity") + tuple(module for module, _, _ in _TORCH_ACTIVATIONS.values())
+# What makes an activation module's settings something denso cannot reproduce ("" when it can).
+_UNSUPPORTED_SETTINGS = {
+    "LeakyReLU": lambda m: "a negative negative_slope" if m.negative_slope < 0 else "",
+    "Softmax": lambda m: "" if m.dim in (-1, 1) else f"dim={m.dim} (denso's is over features)",
+    "GELU": lambda m: "" if m.approximate == "none" else f"approximate={m.approximate!r}",
+    "ELU": lambda m: "" if m.alpha >= 0 else f"a negative alpha ({m.alpha})",
+    "Softplus": lambda m: "" if m.beta == 1 else f"beta={m.beta} (denso's softplus has beta 1)",
+}
 _TORCH_OPTIMIZERS = {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
 
 
@@ -37,14 +53,12 @@ def _torch_dtype(torch, dtype: np.dtype):
 # ---- denso → torch ------------------------------------------------------------------------------------------
 def _activation_module(nn, name: str, layer: Dense):
     """The torch.nn module computing denso's activation `name` (canonical), or ValueError."""
-    modules = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "selu": nn.SELU, "softplus": nn.Softplus,
-               "swish": nn.SiLU, "gelu": nn.GELU,
-               "leaky_relu": lambda: nn.LeakyReLU(layer.alpha), "softmax": lambda: nn.Softmax(dim=-1),
-               "elu": lambda: nn.ELU(alpha=layer.alpha)}
-    if name not in modules:
+    if name not in _TORCH_ACTIVATIONS:
         raise ValueError(f"layer {layer.position} (Dense) has activation {name!r}, which torch.nn has no module "
-                         f"for; convertible activations: identity, {', '.join(sorted(modules))}")
-    return modules[name]()
+                         f"for; convertible activations: identity, {', '.join(sorted(_TORCH_ACTIVATIONS))}")
+    module, argument, fixed = _TORCH_ACTIVATIONS[name]
+    kwargs = dict(fixed, **({argument: layer.alpha} if argument else {}))
+    return getattr(nn, module)(**kwargs)
 
 
 def _linear(torch, layer: Dense, dtype):
@@ -82,25 +96,15 @@ def to_torch(model):
 def _activation_name(nn, name: str, child):
     """(denso activation, alpha) for an activation module, None for a module that is not one; ValueError for
     an activation module whose settings denso cannot reproduce."""
-    simple = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.SELU: "selu", nn.SiLU: "swish"}
-    found, reason = None, ""
-    if type(child) in simple:
-        found = simple[type(child)]
-    elif type(child) is nn.LeakyReLU:
-        found, reason = "leaky_relu", "" if child.negative_slope >= 0 else "a negative negative_slope"
-    elif type(child) is nn.Softmax:
-        found, reason = "softmax", "" if child.dim in (-1, 1) else f"dim={child.dim} (denso's is over features)"
-    elif type(child) is nn.GELU:
-        found, reason = "gelu", "" if child.approximate == "none" else f"approximate={child.approximate!r}"
-    elif type(child) is nn.ELU:
-        found, reason = "elu", "" if child.alpha >= 0 else f"a negative alpha ({child.alpha})"
-    elif type(child) is nn.Softplus:
-        found, reason = "softplus", "" if child.beta == 1 else f"beta={child.beta} (denso's softplus has beta 1)"
-    if found is None:
+    module = type(child).__name__
+    if module not in _DENSO_ACTIVATION or type(child) is not getattr(nn, module):
         return None
+    reason = _UNSUPPORTED_SETTINGS.get(module, lambda m: "")(child)
     if reason:
         raise ValueError(f"from_torch: module {name!r} ({child!r}) is not supported: {reason}")
-    return found, float(getattr(child, "negative_slope", getattr(child, "alpha", 0.01)))
+    activation = _DENSO_ACTIVATION[module]
+    argument = _TORCH_ACTIVATIONS[activation][1]
+    return activation, float(getattr(child, argument)) if argument else 0.01
 
 
 def _read_modules(torch, module) -> tuple:
