@@ -34,7 +34,8 @@ inline RowShares row_shares_for(Index n_params) {
 template <class T>
 void matmul_by_row_shares(CMatRef<T> X, CMatRef<T> W, MatRef<T> A, RowShares shares, Matrix<T>& partials) {
   const Index rows = X.rows(), in = W.rows(), out = W.cols(), chunks = shares.chunks;
-  if (partials.rows() < chunks * rows || partials.cols() < out) partials.resize(chunks * rows, out);
+  if (partials.rows() < chunks * rows || partials.cols() < out)  // grows only: no churn between layers
+    partials.resize(std::max(partials.rows(), chunks * rows), std::max(partials.cols(), out));
   run_team(shares.threads, chunks, [&](Index c, Index nc) {
     const Index i0 = row_share(in, c, nc), i1 = row_share(in, c + 1, nc);
     auto part = partials.block(c * rows, 0, rows, out);
